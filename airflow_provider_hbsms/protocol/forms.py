@@ -1,0 +1,183 @@
+"""GBK ``application/x-www-form-urlencoded`` bodies for the five endpoints, and their decoding.
+
+Values are GBK-encoded and then percent-encoded byte by byte. Every byte of a non-trivial value
+is written as ``%XX``: equivalent to the minimal encoding for any form decoder, and it lets
+``bytes.hex`` do the work in C, which keeps a 200-item personalized body under a millisecond.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import unquote_to_bytes
+
+from airflow_provider_hbsms.protocol.endpoints import (
+    FIELD_SEPARATOR,
+    ITEM_SEPARATOR,
+    WIRE_ENCODING,
+)
+from airflow_provider_hbsms.protocol.validation import (
+    check_batch_size,
+    check_content,
+    check_ext,
+    check_msg_id,
+    normalize_mobile,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from airflow_provider_hbsms.protocol.models import Credentials, PersonalizedItem
+
+CONTENT_TYPE = f"application/x-www-form-urlencoded;charset={WIRE_ENCODING}"
+
+
+def encode_value(value: str) -> str:
+    """Percent-encode one form value as GBK."""
+    if value.isascii() and value.isalnum():
+        return value
+    raw = value.encode(WIRE_ENCODING)
+    return "%" + raw.hex("%").upper() if raw else ""
+
+
+def encode_form(fields: Iterable[tuple[str, str]]) -> bytes:
+    """A form body from (name, value) pairs, in order."""
+    return "&".join(f"{name}={encode_value(value)}" for name, value in fields).encode("ascii")
+
+
+def decode_value(raw: bytes) -> str:
+    """Decode one percent-encoded GBK form value (``+`` is a space)."""
+    if not raw:
+        return ""
+    # Fast path for bodies where every byte is %XX (what encode_value writes).
+    if raw[:1] == b"%" and len(raw) == 3 * raw.count(b"%"):
+        try:
+            return bytes.fromhex(raw.replace(b"%", b"").decode("ascii")).decode(WIRE_ENCODING)
+        except ValueError:
+            pass  # not all hex pairs: fall back to the general decoder, which keeps stray '%'
+    return unquote_to_bytes(raw.replace(b"+", b" ")).decode(WIRE_ENCODING)
+
+
+def decode_form(body: bytes) -> dict[str, str]:
+    """Decode a GBK form body; a repeated name keeps its first value.
+
+    :raises UnicodeDecodeError: a value is not valid GBK.
+    """
+    fields: dict[str, str] = {}
+    for pair in body.split(b"&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition(b"=")
+        key = decode_value(name)
+        if key not in fields:
+            fields[key] = decode_value(value)
+    return fields
+
+
+def build_send_body(
+    credentials: Credentials,
+    mobiles: Sequence[str],
+    content: str,
+    corp_msg_id: str,
+    ext: str = "",
+    channel_number: str = "",
+    validate: bool = True,
+) -> bytes:
+    """The body of a same-content send (``/sms_send2.do``).
+
+    :param mobiles: 1 to 200 numbers.
+    :param validate: check every field first (``InvalidFieldError`` names the rule broken).
+    """
+    if validate:
+        check_batch_size(mobiles, "mobile")
+        mobiles = [normalize_mobile(m) for m in mobiles]
+        check_content(content, "msg_content")
+        check_msg_id(corp_msg_id, "corp_msg_id")
+        ext = check_ext(ext, channel_number)
+    return encode_form(
+        (
+            ("corp_id", credentials.corp_id),
+            ("corp_pwd", credentials.corp_pwd),
+            ("corp_service", credentials.corp_service),
+            ("mobile", ",".join(mobiles)),
+            ("msg_content", content),
+            ("corp_msg_id", corp_msg_id),
+            ("ext", ext),
+        )
+    )
+
+
+def join_send_param(items: Sequence[PersonalizedItem]) -> str:
+    """The personalized ``send_param``: ``mobile&split&msg_id&split&ext&split&content`` joined
+    by ``&group&``."""
+    s = FIELD_SEPARATOR
+    return ITEM_SEPARATOR.join(f"{i.mobile}{s}{i.msg_id}{s}{i.ext}{s}{i.content}" for i in items)
+
+
+def check_personalized_item(item: PersonalizedItem, channel_number: str = "") -> PersonalizedItem:
+    """Validate one personalized item, returning it with its number normalized."""
+    mobile = normalize_mobile(item.mobile)
+    check_msg_id(item.msg_id)
+    ext = check_ext(item.ext, channel_number)
+    check_content(item.content, personalized=True)
+    if mobile == item.mobile and ext == item.ext:
+        return item
+    return type(item)(mobile, item.msg_id, item.content, ext)
+
+
+def build_personalized_body(
+    credentials: Credentials,
+    items: Sequence[PersonalizedItem],
+    channel_number: str = "",
+    validate: bool = True,
+) -> bytes:
+    """The body of a personalized batch (``/hSmsSend.do``); ``total_count`` is always exact.
+
+    :param items: 1 to 200 messages.
+    :param validate: check every item first (``InvalidFieldError`` names the rule broken).
+    """
+    if validate:
+        check_batch_size(items, "items")
+        items = [check_personalized_item(i, channel_number) for i in items]
+    return encode_form(
+        (
+            ("corp_id", credentials.corp_id),
+            ("corp_pwd", credentials.corp_pwd),
+            ("corp_service", credentials.corp_service),
+            ("total_count", str(len(items))),
+            ("send_param", join_send_param(items)),
+            ("ctrl_param", "1"),
+        )
+    )
+
+
+def split_send_param(send_param: str) -> list[list[str]]:
+    """Split a ``send_param`` into its items' fields (for the simulator and tests)."""
+    if not send_param:
+        return []
+    return [item.split(FIELD_SEPARATOR, 3) for item in send_param.split(ITEM_SEPARATOR)]
+
+
+def build_balance_body(credentials: Credentials) -> bytes:
+    """The body of a balance query (``/sms_count2.do``).
+
+    The vendor's table names corp_id and corp_pwd, its Java sample corp_id, user_id and pwd:
+    send corp_id, user_id (= corp_id unless configured) and corp_pwd.
+    """
+    return encode_form(
+        (
+            ("corp_id", credentials.corp_id),
+            ("user_id", credentials.user_id),
+            ("corp_pwd", credentials.corp_pwd),
+        )
+    )
+
+
+def build_pull_body(credentials: Credentials) -> bytes:
+    """The body of a report or reply pull (``/post_report.do``, ``/post_deliverMsg.do``)."""
+    return encode_form(
+        (
+            ("corp_id", credentials.corp_id),
+            ("user_id", credentials.user_id),
+            ("corp_pwd", credentials.corp_pwd),
+        )
+    )

@@ -1,0 +1,141 @@
+"""The protocol's input rules, checked before anything is sent.
+
+Each ``check_*`` / ``normalize_*`` function returns the value to send or raises
+``InvalidFieldError`` naming the field and the rule; callers that validate many rows attach the
+row number (``problem.at_row``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from airflow_provider_hbsms.protocol.endpoints import (
+    FIELD_SEPARATOR,
+    ITEM_SEPARATOR,
+    MAX_BATCH,
+    MAX_CALLER_ID_DIGITS,
+    MAX_CONTENT_LENGTH,
+    MAX_MSG_ID_LENGTH,
+    WIRE_ENCODING,
+)
+from airflow_provider_hbsms.protocol.errors import InvalidFieldError
+
+if TYPE_CHECKING:
+    from collections.abc import Sized
+
+# Mainland mobile numbers: 11 digits, starting 13-19.
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_NOISE = re.compile(r"[\s\-().]")
+_DIGITS = re.compile(r"\d*")
+# Printable ASCII without spaces and '&' (which would collide with the personalized separators).
+_MSG_ID = re.compile(r"[!-%'-~]+")
+
+
+def normalize_mobile(value: object, field: str = "mobile") -> str:
+    """Return the 11-digit form of a mainland mobile number.
+
+    Accepts ``+86``, ``0086`` and ``86`` prefixes, spaces, dashes, dots and parentheses, and
+    integers (as pandas reads a numeric column). Floats are refused unless they are whole numbers
+    (``1.3800138e10`` is what a CSV reader makes of a number column).
+    """
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool) or value is None:
+        raise InvalidFieldError(field, "must be a mainland mobile number", value)
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    else:
+        raise InvalidFieldError(field, "must be a mainland mobile number", value)
+    if _MOBILE.fullmatch(text):
+        return text
+    digits = _NOISE.sub("", text)
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if _MOBILE.fullmatch(digits):
+        return digits
+    raise InvalidFieldError(
+        field, "must be an 11-digit mainland mobile number (1[3-9]xxxxxxxxx)", value
+    )
+
+
+def gbk_unencodable(text: str) -> list[str]:
+    """The distinct characters of ``text`` that GBK cannot encode, in order of appearance."""
+    bad: list[str] = []
+    for char in text:
+        if char not in bad:
+            try:
+                char.encode(WIRE_ENCODING)
+            except UnicodeEncodeError:
+                bad.append(char)
+    return bad
+
+
+def check_content(value: object, field: str = "content", personalized: bool = False) -> str:
+    """Return ``value`` if it can be sent as a message text.
+
+    Rules: a string of 1 to 1000 characters, not only white space, GBK-encodable; for
+    personalized items also free of the ``&split&`` / ``&group&`` separators.
+    """
+    if not isinstance(value, str):
+        raise InvalidFieldError(field, "must be text", value)
+    if not value.strip():
+        raise InvalidFieldError(field, "must not be empty", value)
+    if len(value) > MAX_CONTENT_LENGTH:
+        raise InvalidFieldError(
+            field, f"must be at most {MAX_CONTENT_LENGTH} characters, has {len(value)}", value
+        )
+    try:
+        value.encode(WIRE_ENCODING)
+    except UnicodeEncodeError:
+        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in gbk_unencodable(value))
+        raise InvalidFieldError(
+            field, f"has characters GBK cannot encode: {shown}", value
+        ) from None
+    if personalized and (FIELD_SEPARATOR in value or ITEM_SEPARATOR in value):
+        raise InvalidFieldError(
+            field, f"must not contain {FIELD_SEPARATOR!r} or {ITEM_SEPARATOR!r}", value
+        )
+    return value
+
+
+def check_msg_id(value: object, field: str = "msg_id") -> str:
+    """Return ``value`` if it can serve as a corp_msg_id: 1-50 printable ASCII, no space or '&'."""
+    if not isinstance(value, str) or not value:
+        raise InvalidFieldError(field, "must be a non-empty string", value)
+    if len(value) > MAX_MSG_ID_LENGTH:
+        raise InvalidFieldError(field, f"must be at most {MAX_MSG_ID_LENGTH} characters", value)
+    if not _MSG_ID.fullmatch(value):
+        raise InvalidFieldError(field, "must be printable ASCII without spaces or '&'", value)
+    return value
+
+
+def check_ext(value: object, channel_number: str = "", field: str = "ext") -> str:
+    """Return ``value`` if it is a valid ext: digits (may be empty), channel number + ext <= 20."""
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+        raise InvalidFieldError(field, "must be digits only (or empty)", value)
+    room = MAX_CALLER_ID_DIGITS - len(channel_number)
+    if len(value) > room:
+        raise InvalidFieldError(
+            field,
+            f"channel number ({len(channel_number)} digits) + ext must be at most "
+            f"{MAX_CALLER_ID_DIGITS} digits, so ext at most {room}",
+            value,
+        )
+    return value
+
+
+def check_batch_size(items: Sized, field: str = "batch") -> None:
+    """A request carries 1 to 200 numbers or items."""
+    if not 0 < len(items) <= MAX_BATCH:
+        raise InvalidFieldError(field, f"must hold 1 to {MAX_BATCH} entries, has {len(items)}")

@@ -1,0 +1,74 @@
+"""Durable state shared by every task and process: the send ledger, reports, replies, opt-outs.
+
+``open_store()`` picks the database (explicit URL, Airflow connection id, ``[hbsms]`` settings,
+or ``$AIRFLOW_HOME/hbsms.db``) and returns a ``Store`` with one accessor per concern.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from airflow_provider_hbsms.store.db import get_engine, resolve_store_url
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from airflow_provider_hbsms.store.ledger import SendLedger
+    from airflow_provider_hbsms.store.optouts import OptOutList
+    from airflow_provider_hbsms.store.pulls import PullState
+    from airflow_provider_hbsms.store.replies import ReplyStore
+    from airflow_provider_hbsms.store.reports import ReportStore
+
+
+class Store:
+    """The store over one database.
+
+    :param engine: the SQLAlchemy engine (tables are created on first use).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @cached_property
+    def ledger(self) -> SendLedger:
+        from airflow_provider_hbsms.store.ledger import SendLedger
+
+        return SendLedger(self.engine)
+
+    @cached_property
+    def reports(self) -> ReportStore:
+        from airflow_provider_hbsms.store.reports import ReportStore
+
+        return ReportStore(self.engine)
+
+    @cached_property
+    def replies(self) -> ReplyStore:
+        from airflow_provider_hbsms.store.replies import ReplyStore
+
+        return ReplyStore(self.engine)
+
+    @cached_property
+    def opt_outs(self) -> OptOutList:
+        from airflow_provider_hbsms.store.optouts import OptOutList
+
+        return OptOutList(self.engine)
+
+    @cached_property
+    def pulls(self) -> PullState:
+        from airflow_provider_hbsms.store.pulls import PullState
+
+        return PullState(self.engine)
+
+
+def open_store(url: str | None = None, conn_id: str | None = None) -> Store:
+    """The store at ``url``, or behind Airflow connection ``conn_id``, or the configured default."""
+    return Store(get_engine(resolve_store_url(url, conn_id)))
+
+
+__all__ = ["Store", "open_store"]

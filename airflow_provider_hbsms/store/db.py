@@ -1,0 +1,91 @@
+"""Engines for the store: a SQLite file by default, any SQLAlchemy URL, or an Airflow connection."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+from airflow_provider_hbsms.store.schema import metadata
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def default_sqlite_path() -> Path:
+    """``$AIRFLOW_HOME/hbsms.db`` (``~/airflow`` when AIRFLOW_HOME is unset)."""
+    home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
+    return Path(home) / "hbsms.db"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (sensors) run beside a writer (a send); busy_timeout makes concurrent
+    # writers from several processes wait instead of failing with "database is locked".
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """A new engine for ``url`` with the store's tables created if missing."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800)
+    metadata.create_all(engine, checkfirst=True)
+    return engine
+
+
+def get_engine(url: str) -> Engine:
+    """A process-wide engine for ``url`` (created, with its tables, on first use)."""
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = make_engine(url)
+        return engine
+
+
+def url_from_conn_id(conn_id: str) -> str:
+    """The SQLAlchemy URL of an Airflow connection (postgres, sqlite, mysql, ...)."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    if conn.conn_type == "sqlite":
+        return f"sqlite:///{conn.host}"
+    scheme = {"postgres": "postgresql", "postgresql": "postgresql", "mysql": "mysql"}.get(
+        conn.conn_type or "", conn.conn_type or ""
+    )
+    uri = conn.get_uri()
+    return scheme + uri[uri.index("://") :]
+
+
+def resolve_store_url(url: str | None = None, conn_id: str | None = None) -> str:
+    """Which database the store uses: an explicit URL, else a connection id, else the
+    ``[hbsms] store_conn_id`` / ``store_url`` settings, else the SQLite default."""
+    if url:
+        return url
+    if conn_id:
+        return url_from_conn_id(conn_id)
+    conn_id = os.environ.get("AIRFLOW__HBSMS__STORE_CONN_ID") or _airflow_option("store_conn_id")
+    if conn_id:
+        return url_from_conn_id(conn_id)
+    url = os.environ.get("AIRFLOW__HBSMS__STORE_URL") or _airflow_option("store_url")
+    if url:
+        return url
+    path = default_sqlite_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _airflow_option(key: str) -> str:
+    try:
+        from airflow.configuration import conf
+    except ImportError:  # pragma: no cover - the store also runs without Airflow (receiver)
+        return ""
+    return conf.get("hbsms", key, fallback="") or ""

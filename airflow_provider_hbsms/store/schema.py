@@ -1,0 +1,131 @@
+"""The store's tables (SQLAlchemy Core). One schema for SQLite and PostgreSQL.
+
+Times are stored as timezone-aware UTC (``DateTime(timezone=True)``); gateway times (China time)
+are converted on the way in.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGSERIAL.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+#: The send ledger: one row per batch, written before and after the gateway call.
+send_batches = Table(
+    "hbsms_send_batches",
+    metadata,
+    Column("batch_key", String(64), primary_key=True),
+    Column("campaign_key", String(200), nullable=False, index=True),
+    Column("batch_no", Integer, nullable=False),
+    Column("endpoint", String(32), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("submitted", Integer, nullable=False),
+    Column("accepted", Integer),
+    Column("segments", Integer, nullable=False, default=0),
+    # pending -> accepted | rejected | unknown
+    Column("state", String(16), nullable=False),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Every message of every batch, for matching reports and replies back to a campaign.
+sent_messages = Table(
+    "hbsms_sent_messages",
+    metadata,
+    Column("msg_id", String(50), primary_key=True),
+    Column("mobile", String(11), primary_key=True),
+    Column("campaign_key", String(200), nullable=False, index=True),
+    Column("batch_key", String(64), nullable=False, index=True),
+    Column("ext", String(20), nullable=False, default=""),
+    Column("segments", Integer, nullable=False, default=1),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Index("ix_hbsms_sent_messages_mobile_ext", "mobile", "ext"),
+)
+
+#: Delivery reports, kept once per (mobile, msg_id, sub_seq).
+reports = Table(
+    "hbsms_reports",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("mobile", String(11), nullable=False),
+    Column("msg_id", String(50), nullable=False),
+    Column("sub_seq", Integer, nullable=False, default=0),
+    Column("err", String(32), nullable=False),
+    Column("fail_desc", Text, nullable=False, default=""),
+    Column("delivered", Integer, nullable=False),
+    Column("report_time", DateTime(timezone=True)),
+    Column("corp_id", String(64), nullable=False, default=""),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(8), nullable=False),  # push | pull
+    UniqueConstraint("mobile", "msg_id", "sub_seq", name="uq_hbsms_reports_key"),
+    Index("ix_hbsms_reports_msg_id", "msg_id"),
+)
+
+#: Inbound replies, kept once per (mobile, ext, time, content) through reply_key.
+replies = Table(
+    "hbsms_replies",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("reply_key", String(64), nullable=False, unique=True),
+    Column("mobile", String(11), nullable=False, index=True),
+    Column("ext", String(20), nullable=False, default=""),
+    Column("content", Text, nullable=False),
+    Column("reply_time", DateTime(timezone=True)),
+    Column("corp_id", String(64), nullable=False, default=""),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(8), nullable=False),
+    # Attribution: the campaign and message this reply answers, when the ledger can tell.
+    Column("campaign_key", String(200), index=True),
+    Column("msg_id", String(50)),
+)
+
+#: Numbers that asked not to be texted again; the send operators exclude them.
+opt_outs = Table(
+    "hbsms_opt_outs",
+    metadata,
+    Column("mobile", String(11), primary_key=True),
+    Column("keyword", String(64), nullable=False, default=""),
+    Column("source", String(32), nullable=False),  # reply | manual | import
+    Column("reply_id", _Id),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: When each kind of pull (reports, replies) last succeeded, per account.
+pull_state = Table(
+    "hbsms_pull_state",
+    metadata,
+    Column("corp_id", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # reports | replies
+    Column("last_success_at", DateTime(timezone=True)),
+    Column("last_attempt_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+)
+
+#: Bodies that arrived but could not be read; kept so that nothing handed over is lost.
+dead_letters = Table(
+    "hbsms_dead_letters",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(8), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,38 @@
+"""The store's engine and schema on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import inspect
+
+from airflow_provider_hbsms.store.schema import metadata
+
+if TYPE_CHECKING:
+    from airflow_provider_hbsms.store import Store
+
+
+def _check_schema_and_opt_outs(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {t.name for t in metadata.sorted_tables} <= tables
+    opt_outs = store.opt_outs
+    assert opt_outs.add(["13800138000", "13800138001", "13800138000"], source="manual") == 2
+    assert opt_outs.add(["13800138001", "13800138002"], source="reply", keyword="TD") == 1
+    assert opt_outs.opted_out(["13800138000", "13900000000", "13800138002"]) == {
+        "13800138000",
+        "13800138002",
+    }
+    assert opt_outs.remove(["13800138000"]) == 1
+    assert opt_outs.all() == {"13800138001", "13800138002"}
+
+
+def test_sqlite_store_schema_and_opt_outs(store: Store) -> None:
+    assert store.engine.dialect.name == "sqlite"
+    _check_schema_and_opt_outs(store)
+
+
+@pytest.mark.postgres
+def test_postgres_store_schema_and_opt_outs(pg_store: Store) -> None:
+    assert pg_store.engine.dialect.name == "postgresql"
+    _check_schema_and_opt_outs(pg_store)
