@@ -1,0 +1,305 @@
+"""HbSmsClient: the I/O edge of the provider, over one keep-alive ``requests.Session``.
+
+Retry policy, by what a repeat can do:
+
+* sends (``/sms_send2.do``, ``/hSmsSend.do``) are never repeated here. A failure before the
+  request left (connection refused, connect timeout, DNS) is ``TransportError``: nothing was
+  sent. Any failure after it may have left (read timeout, reset, HTTP error status, unreadable
+  reply) is ``SendOutcomeUnknownError``: the gateway may have accepted it.
+* balance is read-only: it is retried on transport errors and on ``104`` (too soon).
+* pulls hand data over once: ``-19`` (too soon) is waited out and retried, but a pull whose
+  reply was lost cannot be fetched again, so a transport failure is raised, not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+from urllib3.util.retry import Retry
+
+from airflow_provider_hbsms.pacing import AccountPacer
+from airflow_provider_hbsms.protocol import forms
+from airflow_provider_hbsms.protocol.endpoints import Endpoint
+from airflow_provider_hbsms.protocol.errors import (
+    RateLimitedError,
+    SendOutcomeUnknownError,
+    TransportError,
+    UnexpectedReplyError,
+)
+from airflow_provider_hbsms.protocol.models import SendResult
+from airflow_provider_hbsms.protocol.replies import (
+    parse_balance_reply,
+    parse_replies_reply,
+    parse_reports_reply,
+    parse_send_reply,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from decimal import Decimal
+    from pathlib import Path
+
+    from airflow_provider_hbsms.protocol.models import (
+        Credentials,
+        PersonalizedItem,
+        Reply,
+        Report,
+    )
+
+log = logging.getLogger(__name__)
+
+_HEADERS = {"Content-Type": forms.CONTENT_TYPE, "Accept": "text/plain, text/xml, */*"}
+_PACED_FAMILY = {
+    Endpoint.BALANCE: "balance",
+    Endpoint.PULL_REPORTS: "reports",
+    Endpoint.PULL_REPLIES: "replies",
+}
+
+
+def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection failed before any byte of the request could leave."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason: Any = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
+    return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
+class HbSmsClient:
+    """A client of one HB SMS account.
+
+    :param base_url: scheme, host and port, e.g. ``http://sms.hbsmservice.com:8080``.
+    :param credentials: the account.
+    :param channel_number: the account's special service number, for the ext length rule.
+    :param signature: the signature the gateway appends, for segment counting.
+    :param connect_timeout: seconds to establish a connection.
+    :param read_timeout: seconds to wait for a reply.
+    :param verify: verify TLS certificates (or a CA bundle path).
+    :param max_connection_age: seconds after which pooled connections are replaced, so that a
+        change of the gateway's DNS reaches us.
+    :param idle_timeout: seconds of idleness after which connections are replaced before a
+        send; a connection the server closed while idle would otherwise make a send's outcome
+        look unknown.
+    :param rate_limit_wait: seconds a paced call keeps retrying ``104`` / ``-19`` replies.
+    :param pool_size: connections kept for concurrent callers (threads) of this client.
+    :param pacing_dir: directory of the cross-process pacing files.
+    :param validate: check every field before sending (turn off only for pre-validated input).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        channel_number: str = "",
+        signature: str = "",
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        verify: bool | str = True,
+        max_connection_age: float = 300.0,
+        idle_timeout: float = 4.0,
+        rate_limit_wait: float = 30.0,
+        pool_size: int = 4,
+        pacing_dir: Path | None = None,
+        validate: bool = True,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.channel_number = channel_number
+        self.signature = signature
+        self.timeout = (connect_timeout, read_timeout)
+        self.verify = verify
+        self.max_connection_age = max_connection_age
+        self.idle_timeout = idle_timeout
+        self.rate_limit_wait = rate_limit_wait
+        self.pool_size = pool_size
+        self.validate = validate
+        self._pacers = {
+            endpoint: AccountPacer(
+                f"{self.base_url}|{credentials.corp_id}|{family}", directory=pacing_dir
+            )
+            for endpoint, family in _PACED_FAMILY.items()
+        }
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._session = self._new_session()
+        self._born = self._last_used = time.monotonic()
+
+    def __repr__(self) -> str:
+        return f"HbSmsClient({self.base_url!r}, corp_id={self.credentials.corp_id!r})"
+
+    # ------------------------------------------------------------------ connections
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        # No automatic retries at all: urllib3 must never resend a send on our behalf.
+        adapter = HTTPAdapter(
+            max_retries=Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0),
+            pool_connections=1,
+            pool_maxsize=self.pool_size,
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update(_HEADERS)
+        return session
+
+    def _checkout(self, endpoint: Endpoint) -> requests.Session:
+        with self._lock:
+            now = time.monotonic()
+            expired = now - self._born > self.max_connection_age
+            idle = endpoint.is_send and now - self._last_used > self.idle_timeout
+            if (expired or idle) and self._in_flight == 0:
+                self._session.close()
+                self._session = self._new_session()
+                self._born = now
+            self._in_flight += 1
+            return self._session
+
+    def _checkin(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._last_used = time.monotonic()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> HbSmsClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ transport
+
+    def _post(self, endpoint: Endpoint, body: bytes, submitted: int = 0) -> bytes:
+        """POST ``body``; the reply body, or the transport failure as our own exception."""
+        session = self._checkout(endpoint)
+        try:
+            response = session.post(
+                self.base_url + endpoint.path,
+                data=body,
+                timeout=self.timeout,
+                verify=self.verify,
+                allow_redirects=False,
+            )
+        except requests.exceptions.ConnectionError as exc:
+            if _never_sent(exc):
+                raise TransportError(endpoint, _describe(exc)) from None
+            raise self._after_sending(endpoint, _describe(exc), submitted) from None
+        except requests.exceptions.RequestException as exc:  # read timeout, chunked errors ...
+            raise self._after_sending(endpoint, _describe(exc), submitted) from None
+        finally:
+            self._checkin()
+        if response.status_code != 200:
+            reason = f"HTTP {response.status_code} {response.reason or ''}".strip()
+            raise self._after_sending(endpoint, reason, submitted)
+        log.debug("%s: %d bytes sent, HTTP 200", endpoint.path, len(body))
+        return response.content
+
+    @staticmethod
+    def _after_sending(endpoint: Endpoint, reason: str, submitted: int) -> Exception:
+        if endpoint.is_send:
+            return SendOutcomeUnknownError(endpoint, reason, submitted)
+        return TransportError(endpoint, f"{reason} (the request may have been processed)")
+
+    def _send(self, endpoint: Endpoint, body: bytes, submitted: int) -> int:
+        reply = self._post(endpoint, body, submitted)
+        try:
+            return parse_send_reply(reply, endpoint)
+        except UnexpectedReplyError as exc:
+            # An unreadable reply to a send says nothing of what the gateway did with it.
+            raise SendOutcomeUnknownError(endpoint, str(exc), submitted) from None
+
+    def _paced(self, endpoint: Endpoint, parse: Callable[[bytes], Any]) -> Any:
+        """Call a paced endpoint: wait our turn, retry "too soon" until rate_limit_wait."""
+        deadline = time.monotonic() + self.rate_limit_wait
+        body = (
+            forms.build_balance_body(self.credentials)
+            if endpoint is Endpoint.BALANCE
+            else forms.build_pull_body(self.credentials)
+        )
+        while True:
+            self._pacers[endpoint].wait_turn()
+            try:
+                return parse(self._post(endpoint, body))
+            except RateLimitedError:
+                if time.monotonic() >= deadline:
+                    raise
+                log.info("%s: called too soon (another poller?), waiting", endpoint.path)
+
+    # ------------------------------------------------------------------ API
+
+    def send(
+        self, mobiles: Sequence[str], content: str, corp_msg_id: str, ext: str = ""
+    ) -> SendResult:
+        """Send one text to up to 200 numbers (``/sms_send2.do``).
+
+        :raises HbSmsValidationError: a field breaks a rule; nothing was sent.
+        :raises GatewayError: the gateway refused the request (nothing was accepted).
+        :raises TransportError: the request never left; nothing was sent.
+        :raises SendOutcomeUnknownError: the gateway may have accepted it; do not resend blindly.
+        """
+        body = forms.build_send_body(
+            self.credentials,
+            mobiles,
+            content,
+            corp_msg_id,
+            ext,
+            channel_number=self.channel_number,
+            validate=self.validate,
+        )
+        accepted = self._send(Endpoint.SEND, body, len(mobiles))
+        return SendResult(Endpoint.SEND, len(mobiles), accepted, corp_msg_id)
+
+    def send_personalized(self, items: Sequence[PersonalizedItem]) -> SendResult:
+        """Send up to 200 individual messages (``/hSmsSend.do``).
+
+        Raises as ``send`` does.
+        """
+        body = forms.build_personalized_body(
+            self.credentials, items, channel_number=self.channel_number, validate=self.validate
+        )
+        accepted = self._send(Endpoint.PERSONALIZED_SEND, body, len(items))
+        return SendResult(Endpoint.PERSONALIZED_SEND, len(items), accepted)
+
+    def get_balance(self) -> Decimal:
+        """The account balance (``/sms_count2.do``); retried while the gateway says too soon
+        and on transport errors (it changes nothing)."""
+        deadline = time.monotonic() + self.rate_limit_wait
+        while True:
+            try:
+                balance: Decimal = self._paced(Endpoint.BALANCE, parse_balance_reply)
+                return balance
+            except TransportError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
+
+    def fetch_reports(self) -> list[Report]:
+        """One pull of delivery reports (at most 100); ``[]`` when none are waiting.
+
+        What a pull returns is not returned again: store it before anything else.
+        """
+        reports: list[Report] = self._paced(Endpoint.PULL_REPORTS, parse_reports_reply)
+        return reports
+
+    def fetch_replies(self) -> list[Reply]:
+        """One pull of replies (at most 10); ``[]`` when none are waiting. Store before use."""
+        replies: list[Reply] = self._paced(Endpoint.PULL_REPLIES, parse_replies_reply)
+        return replies
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception's class and message, without the request (whose body holds the password)."""
+    text = str(exc)
+    # requests puts the URL (never the body) in messages; keep them short.
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return f"{type(exc).__name__}: {text}"

@@ -1,0 +1,104 @@
+"""Pushes reports and replies to the customer's URLs with the vendor's retry policy.
+
+Policy (vendor document sections 4.4 and 6.4): wait ``push_timeout`` for the reply; anything
+but ``0`` (or no reply) is a failure; re-push the same body up to ``push_retries`` times,
+``push_interval`` apart; then give up.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml, build_reports_xml
+
+if TYPE_CHECKING:
+    from airflow_provider_hbsms.simulator.config import SimulatorConfig
+    from airflow_provider_hbsms.simulator.gateway import Gateway
+
+
+@dataclass(frozen=True, slots=True)
+class PushAttempt:
+    """One push of one body.
+
+    :param kind: ``reports`` or ``replies``.
+    :param url: where it went.
+    :param items: reports or replies in the body.
+    :param attempt: 1 for the first push, 2.. for re-pushes.
+    :param outcome: ``ok``, or what went wrong.
+    :param at: ``time.time()`` of the attempt.
+    """
+
+    kind: str
+    url: str
+    items: int
+    attempt: int
+    outcome: str
+    at: float
+
+
+def post_once(url: str, body: bytes, timeout: float) -> str:
+    """POST ``body`` to ``url``; ``ok`` if the reply was ``0``, else what went wrong."""
+    parts = urlsplit(url)
+    connection_class = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    try:
+        connection.request("POST", path, body, {"Content-Type": "text/xml;charset=GBK"})
+        response = connection.getresponse()
+        reply = response.read().decode("gbk", errors="replace").strip()
+    except (OSError, http.client.HTTPException) as exc:
+        return f"error: {type(exc).__name__}: {exc}"
+    finally:
+        connection.close()
+    if response.status == 200 and reply == "0":
+        return "ok"
+    return f"reply: HTTP {response.status} {reply[:40]!r}"
+
+
+class Pusher:
+    """A background thread that pushes whatever is due.
+
+    :param gateway: the simulated gateway.
+    :param config: push timeout, retries and interval.
+    """
+
+    def __init__(self, gateway: Gateway, config: SimulatorConfig) -> None:
+        self.gateway = gateway
+        self.config = config
+        self.log: list[PushAttempt] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hbsms-sim-pusher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.config.push_timeout + 5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            bodies = self.gateway.take_for_push()
+            for kind, url, items in bodies:
+                self._push(kind, url, items)
+            if not bodies:
+                self._stop.wait(0.02)
+
+    def _push(self, kind: str, url: str, items: list) -> None:  # type: ignore[type-arg]
+        body = build_reports_xml(items) if kind == "reports" else build_replies_xml(items)
+        for attempt in range(1, self.config.push_retries + 2):
+            outcome = post_once(url, body, self.config.push_timeout)
+            self.log.append(PushAttempt(kind, url, len(items), attempt, outcome, time.time()))
+            if outcome == "ok" or self._stop.is_set():
+                return
+            if attempt <= self.config.push_retries:
+                self._stop.wait(self.config.push_interval)
