@@ -79,8 +79,9 @@ class HbSmsHook(BaseHook):
         if not host:
             raise HbSmsError(f"connection {self.hbsms_conn_id!r} has no host")
         if "://" in host:
+            # A full URL; a path prefix is kept (a gateway behind a reverse proxy).
             parts = urlsplit(host)
-            return f"{parts.scheme}://{parts.netloc}"
+            return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         scheme = (conn.schema or "http").strip().lower()
         if scheme not in ("http", "https"):
             raise HbSmsError(
