@@ -147,6 +147,10 @@ class HbSmsClient:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers.update(_HEADERS)
+        # Proxy settings from the environment are read once here rather than on every request
+        # (requests would scan os.environ per call: ~1 ms, a fifth of a batch's CPU budget).
+        session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        session.trust_env = False
         return session
 
     def _checkout(self, endpoint: Endpoint) -> requests.Session:
@@ -160,6 +164,17 @@ class HbSmsClient:
                 self._born = now
             self._in_flight += 1
             return self._session
+
+    def _template(self, session: requests.Session, endpoint: Endpoint) -> requests.PreparedRequest:
+        templates: dict[Endpoint, requests.PreparedRequest] = session.__dict__.setdefault(
+            "_hbsms_templates", {}
+        )
+        template = templates.get(endpoint)
+        if template is None:
+            url = self.base_url + endpoint.path
+            template = session.prepare_request(requests.Request("POST", url, data=b""))
+            templates[endpoint] = template
+        return template
 
     def _checkin(self) -> None:
         with self._lock:
@@ -181,13 +196,14 @@ class HbSmsClient:
     def _post(self, endpoint: Endpoint, body: bytes, submitted: int = 0) -> bytes:
         """POST ``body``; the reply body, or the transport failure as our own exception."""
         session = self._checkout(endpoint)
+        # A prepared copy of a per-endpoint template, sent through the session's adapter: the
+        # same pool and keep-alive as session.post, without re-merging settings per call.
+        request = self._template(session, endpoint).copy()
+        request.body = body
+        request.headers["Content-Length"] = str(len(body))
         try:
-            response = session.post(
-                self.base_url + endpoint.path,
-                data=body,
-                timeout=self.timeout,
-                verify=self.verify,
-                allow_redirects=False,
+            response = session.get_adapter(request.url or "").send(
+                request, timeout=self.timeout, verify=self.verify, proxies=session.proxies
             )
         except requests.exceptions.ConnectionError as exc:
             if _never_sent(exc):

@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from collections.abc import Sized
 
 # Mainland mobile numbers: 11 digits, starting 13-19.
-_MOBILE = re.compile(r"1[3-9]\d{9}")
+MOBILE = re.compile(r"1[3-9]\d{9}")
 _NOISE = re.compile(r"[\s\-().]")
-_DIGITS = re.compile(r"\d*")
+DIGITS = re.compile(r"\d*")
 # Printable ASCII without spaces and '&' (which would collide with the personalized separators).
-_MSG_ID = re.compile(r"[!-%'-~]+")
+MSG_ID = re.compile(r"[!-%'-~]+")
 
 
 def normalize_mobile(value: object, field: str = "mobile") -> str:
@@ -49,7 +49,7 @@ def normalize_mobile(value: object, field: str = "mobile") -> str:
         text = str(int(value))
     else:
         raise InvalidFieldError(field, "must be a mainland mobile number", value)
-    if _MOBILE.fullmatch(text):
+    if MOBILE.fullmatch(text):
         return text
     digits = _NOISE.sub("", text)
     if digits.startswith("+86"):
@@ -58,7 +58,7 @@ def normalize_mobile(value: object, field: str = "mobile") -> str:
         digits = digits[4:]
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
-    if _MOBILE.fullmatch(digits):
+    if MOBILE.fullmatch(digits):
         return digits
     raise InvalidFieldError(
         field, "must be an 11-digit mainland mobile number (1[3-9]xxxxxxxxx)", value
@@ -111,7 +111,7 @@ def check_msg_id(value: object, field: str = "msg_id") -> str:
         raise InvalidFieldError(field, "must be a non-empty string", value)
     if len(value) > MAX_MSG_ID_LENGTH:
         raise InvalidFieldError(field, f"must be at most {MAX_MSG_ID_LENGTH} characters", value)
-    if not _MSG_ID.fullmatch(value):
+    if not MSG_ID.fullmatch(value):
         raise InvalidFieldError(field, "must be printable ASCII without spaces or '&'", value)
     return value
 
@@ -122,7 +122,7 @@ def check_ext(value: object, channel_number: str = "", field: str = "ext") -> st
         return ""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+    if not isinstance(value, str) or not DIGITS.fullmatch(value):
         raise InvalidFieldError(field, "must be digits only (or empty)", value)
     room = MAX_CALLER_ID_DIGITS - len(channel_number)
     if len(value) > room:
