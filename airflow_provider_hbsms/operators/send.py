@@ -1,0 +1,324 @@
+"""Send operators: one text to many numbers, or one text per row, from DataFrames or files."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime, time
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_hbsms.campaign.engine import Campaign, CampaignOptions, summarize
+from airflow_provider_hbsms.campaign.inputs import DEFAULT_CHUNK_ROWS, row_source
+from airflow_provider_hbsms.campaign.keys import campaign_key as make_campaign_key
+from airflow_provider_hbsms.campaign.rows import MessageSpec
+from airflow_provider_hbsms.campaign.window import DEFAULT_TIMEZONE, SendWindow
+from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
+from airflow_provider_hbsms.protocol.errors import HbSmsError
+from airflow_provider_hbsms.store import Store, open_store
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+
+    from airflow_provider_hbsms.campaign.engine import Plan
+
+
+class _HbSmsCampaignOperator(BaseOperator):
+    """What the two send operators share; see their docstrings for the parameters."""
+
+    ui_color = "#e8f4ea"
+    _kind: Literal["bulk", "personalized"]
+
+    def __init__(
+        self,
+        *,
+        input: Any,
+        mobile_column: str = "mobile",
+        ext: str = "",
+        ext_column: str | None = None,
+        msg_id_column: str | None = None,
+        hbsms_conn_id: str = HbSmsHook.default_conn_name,
+        store_conn_id: str | None = None,
+        store_url: str | None = None,
+        campaign_key: str | None = None,
+        on_invalid: Literal["fail", "skip"] = "fail",
+        rejects_path: str | None = None,
+        dedupe: bool = True,
+        honour_opt_outs: bool = True,
+        send_window: tuple[str | time, str | time] | None = None,
+        timezone: str = DEFAULT_TIMEZONE,
+        outside_window: Literal["wait", "fail"] = "wait",
+        dry_run: bool = False,
+        check_balance: bool = True,
+        price_per_segment: Decimal | float | str = 1,
+        resend_unknown: bool = False,
+        connections: int = 1,
+        batch_size: int = 200,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.input = input
+        self.mobile_column = mobile_column
+        self.ext = ext
+        self.ext_column = ext_column
+        self.msg_id_column = msg_id_column
+        self.hbsms_conn_id = hbsms_conn_id
+        self.store_conn_id = store_conn_id
+        self.store_url = store_url
+        self.campaign_key = campaign_key
+        self.on_invalid = on_invalid
+        self.rejects_path = rejects_path
+        self.dedupe = dedupe
+        self.honour_opt_outs = honour_opt_outs
+        self.send_window = send_window
+        self.timezone = timezone
+        self.outside_window = outside_window
+        self.dry_run = dry_run
+        self.check_balance = check_balance
+        self.price_per_segment = Decimal(str(price_per_segment))
+        self.resend_unknown = resend_unknown
+        self.connections = connections
+        self.batch_size = batch_size
+        self.chunk_rows = chunk_rows
+        if outside_window not in ("wait", "fail"):
+            raise ValueError("outside_window must be 'wait' or 'fail'")
+
+    @cached_property
+    def hook(self) -> HbSmsHook:
+        return HbSmsHook(self.hbsms_conn_id, pool_size=self.connections)
+
+    @cached_property
+    def store(self) -> Store:
+        return open_store(url=self.store_url, conn_id=self.store_conn_id)
+
+    def _spec(self) -> MessageSpec:
+        raise NotImplementedError
+
+    def _window(self) -> SendWindow | None:
+        if not self.send_window:
+            return None
+        return SendWindow.parse(tuple(self.send_window), self.timezone)  # type: ignore[arg-type]
+
+    def _key(self, context: Context) -> str:
+        if self.campaign_key:
+            return str(self.campaign_key)
+        ti = context["ti"]
+        return make_campaign_key(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
+
+    def _wait_or_fail(self, window: SendWindow, opens: datetime, context: Context) -> None:
+        if self.outside_window == "fail":
+            raise HbSmsError(
+                f"outside the send window {window.describe()}: next opening {opens.isoformat()}"
+            )
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        self.log.info("Outside the send window %s: waiting until %s", window.describe(), opens)
+        self.defer(
+            trigger=DateTimeTrigger(moment=opens.astimezone(UTC)), method_name="execute_after_wait"
+        )
+
+    def execute_after_wait(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Back from waiting for the send window: carry on (the ledger skips what was sent)."""
+        return self.execute(context)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        window = self._window()
+        now = datetime.now(UTC)
+        if window is not None and not window.is_open(now) and not self.dry_run:
+            self._wait_or_fail(window, window.next_open(now), context)
+        spec = self._spec()
+        key = self._key(context)
+        opt_outs = frozenset(self.store.opt_outs.all()) if self.honour_opt_outs else frozenset()
+        options = CampaignOptions(
+            on_invalid=self.on_invalid,
+            dedupe=self.dedupe,
+            opt_outs=opt_outs,
+            batch_size=self.batch_size,
+            resend_unknown=self.resend_unknown,
+            connections=self.connections,
+            signature=self.hook.signature,
+        )
+        source = row_source(self.input, self.mobile_column, self.chunk_rows, spec.columns())
+        campaign = Campaign(key, spec, source, options)
+        self.log.info("Campaign %s: validating %s", key, source.describe)
+        plan = campaign.plan()
+        self._log_plan(plan)
+        campaign.raise_if_invalid(plan)
+        if plan.invalid and self.rejects_path:
+            self._write_rejects(campaign)
+        if self.dry_run:
+            result = summarize(plan, None, key)
+            result["dry_run"] = True
+            result["estimated_cost"] = str(plan.segments * self.price_per_segment)
+            return result
+        if self.check_balance and plan.messages:
+            self._check_balance(campaign, plan)
+        report = campaign.send(
+            self.hook.client, self.store.ledger, window, total_batches=plan.batches
+        )
+        result = summarize(plan, report, key)
+        self.log.info("Campaign %s: %s", key, result)
+        if report.paused_until is not None:
+            self.log.info("Send window closed mid-campaign: resuming at %s", report.paused_until)
+            self._wait_or_fail(window, report.paused_until, context)  # type: ignore[arg-type]
+        return result
+
+    def _log_plan(self, plan: Plan) -> None:
+        self.log.info(
+            "%d rows: %d valid, %d invalid, %d opted out, %d duplicates -> %d messages, "
+            "%d billed segments in %d batches",
+            plan.rows,
+            plan.valid,
+            plan.invalid,
+            plan.opted_out,
+            plan.duplicates,
+            plan.messages,
+            plan.segments,
+            plan.batches,
+        )
+        for problem in plan.problems:
+            self.log.warning("invalid %s", problem.describe())
+
+    def _check_balance(self, campaign: Campaign, plan: Plan) -> None:
+        sent = self.store.ledger.batches(campaign.key)
+        already = sum(b.submitted for b in sent.values() if b.state == "accepted")
+        share = 1 - already / plan.messages if plan.messages else 0
+        needed = (plan.segments * self.price_per_segment * Decimal(str(share))).quantize(
+            Decimal("0.01")
+        )
+        balance = self.hook.get_balance()
+        self.log.info("Balance %s, estimated cost of what is left to send %s", balance, needed)
+        if balance < needed:
+            raise HbSmsError(
+                f"balance {balance} does not cover the estimated cost {needed} "
+                f"({plan.segments} billed segments x {self.price_per_segment}); nothing was sent"
+            )
+
+    def _write_rejects(self, campaign: Campaign) -> None:
+        """Every invalid row to a CSV file (row, field, rule, value)."""
+        path = Path(str(self.rejects_path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        first_row = 0
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["row", "field", "rule", "value"])
+            for chunk in campaign.source.chunks():
+                for item in campaign.checker.messages(chunk, first_row):
+                    if not hasattr(item, "mobile"):
+                        writer.writerow([item.row, item.field, item.rule, item.value])  # type: ignore[union-attr]
+                first_row += len(chunk)
+        self.log.info("Invalid rows written to %s", path)
+
+
+class HbSmsSendOperator(_HbSmsCampaignOperator):
+    """Send one text to every number of the input (``/sms_send2.do``, 200 numbers a request).
+
+    Exactly once across task retries: every batch is recorded in the send ledger before and
+    after its request; a retry skips accepted batches and never silently resends a batch whose
+    outcome is unknown.
+
+    :param content: the text (1 to 1000 characters, GBK-encodable). (templated)
+    :param input: a DataFrame (or an upstream task's XComArg returning one), a list of numbers,
+        or a path / ``ObjectStoragePath`` to a ``.parquet`` or ``.csv`` file. (templated)
+    :param mobile_column: the column of numbers.
+    :param ext: the ext appended to the channel number (digits; may be empty). (templated)
+    :param ext_column: unused for same-content sends (one ext per request).
+    :param msg_id_column: unused for same-content sends (one corp_msg_id per request).
+    :param hbsms_conn_id: the ``hbsms`` connection. (templated)
+    :param store_conn_id: connection of the store database (ledger, opt-outs); default from
+        ``[hbsms] store_conn_id`` / ``store_url``, else SQLite in AIRFLOW_HOME.
+    :param store_url: SQLAlchemy URL of the store, instead of ``store_conn_id``.
+    :param campaign_key: the campaign's key; default ``dag/task/run[/map index]``. (templated)
+    :param on_invalid: ``fail`` (default: nothing is sent if any row is invalid; the error names
+        rows, fields and rules) or ``skip`` (invalid rows are left out and counted).
+    :param rejects_path: with ``skip``, a CSV file to write the invalid rows to. (templated)
+    :param dedupe: send each number once (default True).
+    :param honour_opt_outs: leave out numbers on the opt-out list (default True).
+    :param send_window: local hours ``("08:00", "21:00")`` outside which nothing is sent.
+    :param timezone: the window's time zone (default Asia/Shanghai).
+    :param outside_window: ``wait`` (defer until the window opens; holds no worker slot) or
+        ``fail``.
+    :param dry_run: validate and estimate (rows, messages, segments, cost) without sending.
+    :param check_balance: before the first batch, check the balance covers the estimate.
+    :param price_per_segment: the price of one billed segment, in the unit of the balance.
+    :param resend_unknown: resend, once, batches whose outcome is unknown.
+    :param connections: batches in flight at once (default 1, as the gateway's vendor advises).
+    :param batch_size: numbers per request (at most 200).
+    :param chunk_rows: rows read from a file at a time.
+    """
+
+    template_fields: Sequence[str] = (
+        "content",
+        "input",
+        "ext",
+        "hbsms_conn_id",
+        "campaign_key",
+        "rejects_path",
+    )
+    _kind = "bulk"
+
+    def __init__(self, *, content: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.content = content
+
+    def _spec(self) -> MessageSpec:
+        return MessageSpec(
+            "bulk",
+            content=self.content,
+            mobile_column=self.mobile_column,
+            ext=str(self.ext or ""),
+            channel_number=self.hook.channel_number,
+        )
+
+
+class HbSmsPersonalizedSendOperator(_HbSmsCampaignOperator):
+    """Send one text per row (``/hSmsSend.do``, 200 messages a request).
+
+    Each row's text comes from ``content_column`` or from ``template`` rendered over the row's
+    columns (``"尊敬的{name}，您的余额为{balance}元"``); a missing column or an empty field is a
+    validation error naming the row, never a "None" in someone's SMS. Exactly-once semantics,
+    inputs and the remaining parameters are those of ``HbSmsSendOperator``.
+
+    :param template: a ``str.format`` template over the row's columns. (templated)
+    :param content_column: the column holding each row's text.
+    :param ext_column: the column of per-row exts (default: ``ext`` for every row).
+    :param msg_id_column: the column of per-row message ids (default: generated, stable across
+        retries, so reports match back).
+    """
+
+    template_fields: Sequence[str] = (
+        "template",
+        "content_column",
+        "input",
+        "ext",
+        "hbsms_conn_id",
+        "campaign_key",
+        "rejects_path",
+    )
+    _kind = "personalized"
+
+    def __init__(
+        self, *, template: str | None = None, content_column: str | None = None, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("dedupe", False)
+        super().__init__(**kwargs)
+        self.template = template
+        self.content_column = content_column
+
+    def _spec(self) -> MessageSpec:
+        return MessageSpec(
+            "personalized",
+            template=self.template,
+            content_column=self.content_column,
+            mobile_column=self.mobile_column,
+            ext=str(self.ext or ""),
+            ext_column=self.ext_column,
+            msg_id_column=self.msg_id_column,
+            channel_number=self.hook.channel_number,
+        )

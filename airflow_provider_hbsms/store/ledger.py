@@ -1,0 +1,221 @@
+"""The send ledger: what each batch of a campaign became, written before and after the call.
+
+Sends are not idempotent at the gateway, so a batch is claimed (a ``pending`` row committed)
+before its request leaves and settled (``accepted`` / ``rejected`` / ``unknown``) after. A retry
+of the task reads the ledger: accepted batches are skipped; a batch left ``pending`` or
+``unknown`` may have reached the gateway and is never resent silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from airflow_provider_hbsms.store.schema import reports, send_batches, sent_messages
+from airflow_provider_hbsms.store.upsert import insert_ignore
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import Engine
+
+PENDING, ACCEPTED, REJECTED, UNKNOWN = "pending", "accepted", "rejected", "unknown"
+#: States after which resending could text someone twice.
+MAY_HAVE_BEEN_SENT = (PENDING, UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerBatch:
+    """A batch as the ledger knows it.
+
+    :param batch_key: deterministic key of (campaign, batch number).
+    :param batch_no: position in the campaign.
+    :param state: pending, accepted, rejected or unknown.
+    :param content_hash: hash of the batch's numbers and texts.
+    :param submitted: messages in the batch.
+    :param accepted: the gateway's ``N``, once known.
+    :param attempts: how many times it was sent.
+    :param error: why it was rejected or is unknown.
+    """
+
+    batch_key: str
+    batch_no: int
+    state: str
+    content_hash: str
+    submitted: int
+    accepted: int | None
+    attempts: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of claiming a batch before sending it.
+
+    :param granted: this attempt may send the batch.
+    :param existing: what the ledger already held (None if the batch was new).
+    """
+
+    granted: bool
+    existing: LedgerBatch | None
+
+
+class SendLedger:
+    """Read and write the send ledger.
+
+    :param engine: the store's engine.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def _row(row: Any) -> LedgerBatch:
+        return LedgerBatch(
+            row.batch_key,
+            row.batch_no,
+            row.state,
+            row.content_hash,
+            row.submitted,
+            row.accepted,
+            row.attempts,
+            row.error,
+        )
+
+    def batches(self, campaign_key: str) -> dict[int, LedgerBatch]:
+        """Every batch of a campaign, by batch number."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(send_batches).where(send_batches.c.campaign_key == campaign_key)
+            )
+            return {row.batch_no: self._row(row) for row in rows}
+
+    def claim(
+        self,
+        *,
+        batch_key: str,
+        campaign_key: str,
+        batch_no: int,
+        endpoint: str,
+        content_hash: str,
+        submitted: int,
+        segments: int,
+        messages: Sequence[dict[str, Any]],
+        resend: bool = False,
+    ) -> Claim:
+        """Claim a batch for sending and commit, with its messages, before the request leaves.
+
+        Granted for a new batch, a rejected one (nothing of it was accepted), or, with
+        ``resend=True``, a pending/unknown one. The database decides between concurrent
+        claimants: only one attempt can win a batch.
+
+        :param messages: rows for ``hbsms_sent_messages`` (msg_id, mobile, ext, segments).
+        """
+        now = datetime.now(UTC)
+        row = {
+            "batch_key": batch_key,
+            "campaign_key": campaign_key,
+            "batch_no": batch_no,
+            "endpoint": endpoint,
+            "content_hash": content_hash,
+            "submitted": submitted,
+            "segments": segments,
+            "state": PENDING,
+            "attempts": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.engine.begin() as conn:
+            if insert_ignore(conn, send_batches, [row], ["batch_key"]):
+                self._record_messages(conn, batch_key, campaign_key, messages, now)
+                return Claim(True, None)
+            existing = self._row(
+                conn.execute(
+                    select(send_batches).where(send_batches.c.batch_key == batch_key)
+                ).one()
+            )
+            if existing.content_hash != content_hash:
+                return Claim(False, existing)
+            allowed = (REJECTED,) + (MAY_HAVE_BEEN_SENT if resend else ())
+            if existing.state not in allowed:
+                return Claim(False, existing)
+            # Conditional update: of two concurrent retries, only one sees rowcount 1.
+            won = conn.execute(
+                update(send_batches)
+                .where(
+                    send_batches.c.batch_key == batch_key,
+                    send_batches.c.state == existing.state,
+                    send_batches.c.attempts == existing.attempts,
+                )
+                .values(
+                    state=PENDING,
+                    attempts=existing.attempts + 1,
+                    error=None,
+                    updated_at=now,
+                )
+            ).rowcount
+            if won:
+                self._record_messages(conn, batch_key, campaign_key, messages, now)
+            return Claim(bool(won), existing)
+
+    @staticmethod
+    def _record_messages(
+        conn: Any,
+        batch_key: str,
+        campaign_key: str,
+        messages: Sequence[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        rows = [
+            {**m, "batch_key": batch_key, "campaign_key": campaign_key, "sent_at": now}
+            for m in messages
+        ]
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(sent_messages).on_conflict_do_nothing(
+            index_elements=["msg_id", "mobile"]
+        )
+        if rows:
+            conn.execute(statement, rows)
+
+    def settle(
+        self, batch_key: str, state: str, accepted: int | None = None, error: str | None = None
+    ) -> None:
+        """Record what the gateway said (or that nobody knows) and commit."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(send_batches)
+                .where(send_batches.c.batch_key == batch_key)
+                .values(state=state, accepted=accepted, error=error, updated_at=datetime.now(UTC))
+            )
+
+    def reconcile_from_reports(self, batch_key: str) -> bool:
+        """Settle a pending/unknown batch as accepted if any of its messages has a delivery
+        report: the gateway only reports on what it accepted."""
+        with self.engine.begin() as conn:
+            reported = conn.execute(
+                select(reports.c.id)
+                .join(
+                    sent_messages,
+                    (sent_messages.c.msg_id == reports.c.msg_id)
+                    & (sent_messages.c.mobile == reports.c.mobile),
+                )
+                .where(sent_messages.c.batch_key == batch_key)
+                .limit(1)
+            ).first()
+            if reported is None:
+                return False
+            conn.execute(
+                update(send_batches)
+                .where(
+                    send_batches.c.batch_key == batch_key,
+                    send_batches.c.state.in_(MAY_HAVE_BEEN_SENT),
+                )
+                .values(state=ACCEPTED, error="reconciled from delivery reports")
+            )
+            return True
