@@ -211,9 +211,7 @@ def test_window_closing_mid_campaign_pauses_and_resumes(simulator, hbsms_conn, s
     client = HbSmsHook().client
     report = campaign.send(client, store.ledger, window, clock=lambda: next(ticks))
     assert report.batches_sent == 2
-    assert report.paused_until == datetime(
-        2026, 1, 6, 8, tzinfo=window.timezone
-    )
+    assert report.paused_until == datetime(2026, 1, 6, 8, tzinfo=window.timezone)
     resumed = campaign.send(client, store.ledger, window, clock=lambda: open_)
     assert (resumed.skipped_batches, resumed.batches_sent) == (2, 2)
     assert len(simulator.received()) == 800

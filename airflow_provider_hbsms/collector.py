@@ -1,0 +1,167 @@
+"""Draining the gateway's pull endpoints into the store, one committed batch at a time.
+
+A pull hands data over once: every batch is committed to the store before the next pull, so a
+crash loses at most the batch in flight (and an unreadable body is kept as a dead letter).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from airflow_provider_hbsms.protocol.errors import (
+    HbSmsError,
+    PullNotEnabledError,
+    RateLimitedError,
+    UnexpectedReplyError,
+)
+from airflow_provider_hbsms.store.pulls import GATEWAY_RETENTION
+from airflow_provider_hbsms.store.schema import dead_letters
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from airflow_provider_hbsms.client import HbSmsClient
+    from airflow_provider_hbsms.store import Store
+
+log = logging.getLogger(__name__)
+
+REPORTS, REPLIES = "reports", "replies"
+
+
+class PullModeError(HbSmsError):
+    """Pulling is not enabled for the account: use the push receiver instead."""
+
+
+@dataclass
+class DrainResult:
+    """What one drain did.
+
+    :param kind: ``reports`` or ``replies``.
+    :param pulls: pull calls made.
+    :param received: items the gateway handed over.
+    :param new: items that were not in the store before.
+    :param opted_out: numbers put on the opt-out list (replies).
+    :param dead_letters: unreadable bodies kept for inspection.
+    """
+
+    kind: str
+    pulls: int = 0
+    received: int = 0
+    new: int = 0
+    opted_out: int = 0
+    dead_letters: int = 0
+
+
+class Collector:
+    """Pulls reports and replies of one account into the store.
+
+    :param client: the account's client (its pacer spaces the pulls across processes).
+    :param store: where to keep what is pulled.
+    :param opt_out_keywords: replies that put their sender on the opt-out list.
+    :param max_lag: warn when the previous successful pull is older than this.
+    """
+
+    def __init__(
+        self,
+        client: HbSmsClient,
+        store: Store,
+        opt_out_keywords: Collection[str] | None = None,
+        max_lag: timedelta = timedelta(hours=12),
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.opt_out_keywords = opt_out_keywords
+        self.max_lag = max_lag
+        self.corp_id = client.credentials.corp_id
+
+    def drain_reports(self, max_pulls: int | None = None) -> DrainResult:
+        """Pull reports until the gateway says ``0`` (or ``max_pulls``)."""
+        return self._drain(REPORTS, max_pulls)
+
+    def drain_replies(self, max_pulls: int | None = None) -> DrainResult:
+        """Pull replies until the gateway says ``0`` (or ``max_pulls``)."""
+        return self._drain(REPLIES, max_pulls)
+
+    def drain_all(self, max_pulls: int | None = None) -> list[DrainResult]:
+        return [self.drain_reports(max_pulls), self.drain_replies(max_pulls)]
+
+    def _warn_if_stale(self, kind: str) -> None:
+        last = self.store.pulls.last_success(self.corp_id, kind)
+        if last is not None and datetime.now(UTC) - last > self.max_lag:
+            log.warning(
+                "No %s pull of %s succeeded since %s; the gateway moves unpulled data to "
+                "history after %d days",
+                kind,
+                self.corp_id,
+                last.isoformat(),
+                GATEWAY_RETENTION.days,
+            )
+
+    def _drain(self, kind: str, max_pulls: int | None) -> DrainResult:
+        self._warn_if_stale(kind)
+        result = DrainResult(kind)
+        fetch = self.client.fetch_reports if kind == REPORTS else self.client.fetch_replies
+        while max_pulls is None or result.pulls < max_pulls:
+            result.pulls += 1
+            try:
+                items = fetch()
+            except PullNotEnabledError as exc:
+                self.store.pulls.record_failure(self.corp_id, kind, str(exc))
+                raise PullModeError(
+                    f"{exc}. This account gets its {kind} by push: run the push receiver "
+                    "(hbsms-receiver, or the API-server plugin) and register its URL with the "
+                    "gateway, and turn collection off (collect=False)."
+                ) from exc
+            except UnexpectedReplyError as exc:
+                if not exc.body:
+                    self.store.pulls.record_failure(self.corp_id, kind, str(exc))
+                    raise
+                self._dead_letter(kind, exc)
+                result.dead_letters += 1
+                continue
+            except RateLimitedError as exc:
+                # Another poller kept the account busy for the client's whole wait: try later.
+                log.warning(
+                    "%s pull of %s kept being refused as too soon: %s", kind, self.corp_id, exc
+                )
+                self.store.pulls.record_failure(self.corp_id, kind, str(exc))
+                break
+            except HbSmsError as exc:
+                self.store.pulls.record_failure(self.corp_id, kind, str(exc))
+                raise
+            if not items:
+                self.store.pulls.record_success(self.corp_id, kind)
+                break
+            self._store(kind, items, result)
+            self.store.pulls.record_success(self.corp_id, kind)
+        if result.received:
+            log.info(
+                "Pulled %d %s (%d new) in %d pulls", result.received, kind, result.new, result.pulls
+            )
+        return result
+
+    def _store(self, kind: str, items: list, result: DrainResult) -> None:  # type: ignore[type-arg]
+        result.received += len(items)
+        if kind == REPORTS:
+            result.new += self.store.reports.add(items, source="pull")
+            return
+        kwargs = {"opt_out_keywords": self.opt_out_keywords} if self.opt_out_keywords else {}
+        added = self.store.replies.add(items, source="pull", **kwargs)
+        result.new += added.new
+        result.opted_out += len(added.opted_out)
+
+    def _dead_letter(self, kind: str, exc: UnexpectedReplyError) -> None:
+        log.error("Unreadable %s pull kept as a dead letter: %s", kind, exc)
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                dead_letters.insert().values(
+                    kind=kind,
+                    source="pull",
+                    body=exc.body,
+                    error=str(exc),
+                    received_at=datetime.now(UTC),
+                )
+            )

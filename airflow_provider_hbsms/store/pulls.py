@@ -1,0 +1,74 @@
+"""When pulls last succeeded: the gateway moves unpulled reports to history after 3 days."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+
+from airflow_provider_hbsms.protocol.errors import HbSmsError
+from airflow_provider_hbsms.store.schema import pull_state
+from airflow_provider_hbsms.store.upsert import insert_ignore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+#: The gateway keeps unpulled data this long before moving it out of reach.
+GATEWAY_RETENTION = timedelta(days=3)
+
+
+class StalePullsError(HbSmsError):
+    """No pull has succeeded for longer than allowed: reports may be moved to history."""
+
+
+class PullState:
+    """Records and checks pull freshness per account and kind (``reports`` / ``replies``).
+
+    :param engine: the store's engine.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _touch(self, corp_id: str, kind: str, **values: object) -> None:
+        with self.engine.begin() as conn:
+            insert_ignore(
+                conn, pull_state, [{"corp_id": corp_id, "kind": kind}], ["corp_id", "kind"]
+            )
+            conn.execute(
+                update(pull_state)
+                .where(pull_state.c.corp_id == corp_id, pull_state.c.kind == kind)
+                .values(**values)
+            )
+
+    def record_success(self, corp_id: str, kind: str) -> None:
+        now = datetime.now(UTC)
+        self._touch(corp_id, kind, last_success_at=now, last_attempt_at=now, last_error=None)
+
+    def record_failure(self, corp_id: str, kind: str, error: str) -> None:
+        self._touch(corp_id, kind, last_attempt_at=datetime.now(UTC), last_error=error[:2000])
+
+    def last_success(self, corp_id: str, kind: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(pull_state.c.last_success_at).where(
+                    pull_state.c.corp_id == corp_id, pull_state.c.kind == kind
+                )
+            ).scalar()
+        if value is not None and value.tzinfo is None:  # SQLite returns naive UTC
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def check_fresh(self, corp_id: str, kind: str, max_lag: timedelta) -> None:
+        """Raise ``StalePullsError`` when the last successful pull is older than ``max_lag``."""
+        last = self.last_success(corp_id, kind)
+        if last is None:
+            raise StalePullsError(f"no {kind} pull of account {corp_id!r} has ever succeeded")
+        lag = datetime.now(UTC) - last
+        if lag > max_lag:
+            raise StalePullsError(
+                f"last successful {kind} pull of account {corp_id!r} was {lag} ago "
+                f"(allowed {max_lag}); the gateway moves unpulled data to history after "
+                f"{GATEWAY_RETENTION.days} days"
+            )

@@ -1,0 +1,242 @@
+"""Delivery reports: stored once each, folded into per-message statuses and summaries."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, case, func, literal, select
+
+from airflow_provider_hbsms.store.schema import reports, sent_messages
+from airflow_provider_hbsms.store.upsert import insert_ignore
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import Connection, Engine, Select
+
+    from airflow_provider_hbsms.protocol.models import Report
+
+DELIVERED, FAILED, PENDING = "delivered", "failed", "pending"
+_CHUNK = 900
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStatus:
+    """Where one sent message stands, its segments folded.
+
+    :param msg_id: the message id.
+    :param mobile: the number.
+    :param status: ``delivered`` (every segment delivered), ``failed`` (any segment failed)
+        or ``pending``.
+    :param err: the first failing segment's code (failed only).
+    :param fail_desc: its description.
+    :param segments: segments expected.
+    :param reported: segment reports received.
+    """
+
+    msg_id: str
+    mobile: str
+    status: str
+    err: str = ""
+    fail_desc: str = ""
+    segments: int = 1
+    reported: int = 0
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    """Delivery of a set of messages.
+
+    :param total: messages.
+    :param delivered: delivered messages.
+    :param failed: failed messages.
+    :param pending: messages without a final status yet.
+    :param failed_by_reason: failed messages by ``err`` (``err fail_desc``).
+    """
+
+    total: int
+    delivered: int
+    failed: int
+    pending: int
+    failed_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def delivered_fraction(self) -> float:
+        return self.delivered / self.total if self.total else 0.0
+
+    @property
+    def is_final(self) -> bool:
+        """Every message has a final status (and there is at least one)."""
+        return self.total > 0 and self.pending == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["delivered_fraction"] = round(self.delivered_fraction, 6)
+        data["is_final"] = self.is_final
+        return data
+
+
+def _filter(statement: Select[Any], campaign_key: str | None, msg_ids: Sequence[str] | None) -> Any:
+    if campaign_key is not None:
+        statement = statement.where(sent_messages.c.campaign_key == campaign_key)
+    if msg_ids is not None:
+        statement = statement.where(sent_messages.c.msg_id.in_(list(msg_ids)))
+    return statement
+
+
+class ReportStore:
+    """Write and read delivery reports.
+
+    :param engine: the store's engine.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self, items: Sequence[Report], source: str, connection: Connection | None = None
+    ) -> int:
+        """Store reports once each (by mobile, msg_id, sub_seq) in one transaction; returns how
+        many were new. Re-pushed or re-pulled reports are ignored."""
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "mobile": r.mobile,
+                "msg_id": r.msg_id,
+                "sub_seq": r.sub_seq,
+                "err": r.err,
+                "fail_desc": r.fail_desc,
+                "delivered": 1 if r.delivered else 0,
+                "report_time": r.report_time.astimezone(UTC) if r.report_time else None,
+                "corp_id": r.corp_id,
+                "received_at": now,
+                "source": source,
+            }
+            for r in items
+        ]
+        keys = ["mobile", "msg_id", "sub_seq"]
+        if connection is not None:
+            return insert_ignore(connection, reports, rows, keys)
+        with self.engine.begin() as conn:
+            return insert_ignore(conn, reports, rows, keys)
+
+    def _folded(self, campaign_key: str | None, msg_ids: Sequence[str] | None) -> Select[Any]:
+        """One row per sent message: expected segments and what its reports say."""
+        ok = and_(reports.c.delivered == 1)
+        statement = select(
+            sent_messages.c.msg_id,
+            sent_messages.c.mobile,
+            sent_messages.c.segments,
+            func.count(reports.c.id).label("reported"),
+            func.sum(case((reports.c.delivered == 0, 1), else_=0)).label("failed_parts"),
+            func.sum(case((and_(ok, reports.c.sub_seq == 0), 1), else_=0)).label("whole_ok"),
+            func.count(
+                func.distinct(case((and_(ok, reports.c.sub_seq > 0), reports.c.sub_seq)))
+            ).label("ok_parts"),
+        ).select_from(
+            sent_messages.outerjoin(
+                reports,
+                and_(
+                    reports.c.msg_id == sent_messages.c.msg_id,
+                    reports.c.mobile == sent_messages.c.mobile,
+                ),
+            )
+        )
+        statement = _filter(statement, campaign_key, msg_ids)
+        return statement.group_by(
+            sent_messages.c.msg_id, sent_messages.c.mobile, sent_messages.c.segments
+        )
+
+    @staticmethod
+    def _status(row: Any) -> str:
+        if row.failed_parts:
+            return FAILED
+        if row.whole_ok or (row.ok_parts and row.ok_parts >= row.segments):
+            return DELIVERED
+        return PENDING
+
+    def _first_failures(
+        self, conn: Connection, campaign_key: str | None, msg_ids: Sequence[str] | None
+    ) -> dict[tuple[str, str], tuple[str, str]]:
+        """The first failing segment's (err, fail_desc) of each failed message."""
+        statement = (
+            select(
+                reports.c.msg_id,
+                reports.c.mobile,
+                reports.c.sub_seq,
+                reports.c.err,
+                reports.c.fail_desc,
+            )
+            .join(
+                sent_messages,
+                and_(
+                    reports.c.msg_id == sent_messages.c.msg_id,
+                    reports.c.mobile == sent_messages.c.mobile,
+                ),
+            )
+            .where(reports.c.delivered == 0)
+            .order_by(reports.c.msg_id, reports.c.mobile, reports.c.sub_seq)
+        )
+        first: dict[tuple[str, str], tuple[str, str]] = {}
+        for row in conn.execute(_filter(statement, campaign_key, msg_ids)):
+            first.setdefault((row.msg_id, row.mobile), (row.err, row.fail_desc))
+        return first
+
+    def message_statuses(
+        self, campaign_key: str | None = None, msg_ids: Sequence[str] | None = None
+    ) -> list[MessageStatus]:
+        """Every sent message of a campaign (or with these msg_ids) and its folded status."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._folded(campaign_key, msg_ids)).all()
+            failures = self._first_failures(conn, campaign_key, msg_ids)
+        statuses = []
+        for row in rows:
+            err, desc = failures.get((row.msg_id, row.mobile), ("", ""))
+            statuses.append(
+                MessageStatus(
+                    row.msg_id, row.mobile, self._status(row), err, desc, row.segments, row.reported
+                )
+            )
+        return statuses
+
+    def summary(
+        self, campaign_key: str | None = None, msg_ids: Sequence[str] | None = None
+    ) -> DeliverySummary:
+        """Counts by status (in SQL: campaigns of millions of messages) and failures by reason."""
+        folded = self._folded(campaign_key, msg_ids).subquery()
+        failed = folded.c.failed_parts > 0
+        delivered = and_(
+            folded.c.failed_parts == 0,
+            (folded.c.whole_ok > 0)
+            | ((folded.c.ok_parts > 0) & (folded.c.ok_parts >= folded.c.segments)),
+        )
+        statement = select(
+            func.count(literal(1)),
+            func.sum(case((delivered, 1), else_=0)),
+            func.sum(case((failed, 1), else_=0)),
+        ).select_from(folded)
+        with self.engine.connect() as conn:
+            total, n_delivered, n_failed = conn.execute(statement).one()
+            reasons = Counter(
+                " ".join(p for p in pair if p).strip() or "unknown"
+                for pair in self._first_failures(conn, campaign_key, msg_ids).values()
+            )
+        total, n_delivered, n_failed = total or 0, n_delivered or 0, n_failed or 0
+        return DeliverySummary(
+            total, n_delivered, n_failed, total - n_delivered - n_failed, dict(reasons)
+        )
+
+    def rows_after(self, after_id: int, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Reports with ``id > after_id`` in id order, for incremental loaders.
+
+        On PostgreSQL ids come from a sequence and concurrent transactions may commit out of
+        id order: a loader should re-read a margin below its watermark and load idempotently.
+        """
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(reports).where(reports.c.id > after_id).order_by(reports.c.id).limit(limit)
+            )
+            return [dict(row._mapping) for row in rows]
