@@ -1,0 +1,36 @@
+"""The push receiver on Airflow's API server, as a plugin (``fastapi_apps``).
+
+Settings come from the ``[hbsms]`` section: ``receiver_token`` (required; without it every
+push is refused), ``receiver_allowed_ips``, and the store's ``store_conn_id`` / ``store_url``.
+The gateway's URLs are then ``https://<api-server>/hbsms/<token>/reports`` and ``.../replies``.
+"""
+
+from __future__ import annotations
+
+from airflow.configuration import conf
+from airflow.plugins_manager import AirflowPlugin
+
+from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app
+
+
+def _settings() -> ReceiverSettings:
+    from airflow_provider_hbsms.store import open_store
+
+    return ReceiverSettings(
+        token=conf.get("hbsms", "receiver_token", fallback="") or "",
+        store_factory=open_store,
+        allowed_ips=[
+            n
+            for n in (conf.get("hbsms", "receiver_allowed_ips", fallback="") or "").split(",")
+            if n
+        ],
+    )
+
+
+class HbSmsReceiverPlugin(AirflowPlugin):
+    """Mounts the HB SMS push receiver at ``/hbsms`` on the Airflow API server."""
+
+    name = "hbsms_receiver"
+    fastapi_apps = [  # noqa: RUF012 - the plugin interface is a class attribute
+        {"app": create_app(_settings()), "url_prefix": "/hbsms", "name": "HB SMS push receiver"}
+    ]

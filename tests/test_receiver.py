@@ -1,0 +1,248 @@
+"""The push receiver: store first, then 0; idempotent under re-pushes; refuses what it must."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import uvicorn
+from fastapi.testclient import TestClient
+
+from airflow_provider_hbsms.protocol import Report, build_reports_xml
+from airflow_provider_hbsms.protocol.models import Reply
+from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
+from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mounted
+from airflow_provider_hbsms.store import Store, open_store
+from airflow_provider_hbsms.store.schema import dead_letters, reports
+from tests.fixtures.simulator import sim_account
+
+TOKEN = "t0ken-for-tests"
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<reports><report><mobile>13800000000</mobile><msg_id>&lol3;</msg_id></report></reports>"""
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<reports><report><mobile>13800000000</mobile><msg_id>&xxe;</msg_id></report></reports>"""
+
+
+def _reports(n: int, start: int = 0) -> list[Report]:
+    return [
+        Report(f"138{i:08d}", f"m{i}", 0, "0", "", None, "test") for i in range(start, start + n)
+    ]
+
+
+def _count(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return len(conn.execute(reports.select()).all())
+
+
+@pytest.fixture
+def client(store: Store) -> TestClient:
+    settings = ReceiverSettings(token=TOKEN, store_factory=lambda: store)
+    return TestClient(mounted(create_app(settings)))
+
+
+def test_stores_then_answers_0_and_is_idempotent(client, store) -> None:
+    body = build_reports_xml(_reports(100))
+    for _ in range(3):  # the gateway's re-pushes
+        response = client.post(f"/hbsms/{TOKEN}/reports", content=body)
+        assert (response.status_code, response.text) == (200, "0")
+    assert _count(store) == 100
+    replies = build_replies_xml([Reply("13800000001", "退订", "12"), Reply("13800000002", "好")])
+    assert client.post(f"/hbsms/{TOKEN}/replies", content=replies).text == "0"
+    assert store.opt_outs.all() == {"13800000001"}
+    assert client.get("/hbsms/health").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (BILLION_LAUGHS, 400),
+        (EXTERNAL_ENTITY, 400),
+        (b"not xml at all", 400),
+        (b"<reports><report><mobile>1</mobile></report></reports>", 400),
+        (b"<other/>", 400),
+        (b"<reports>" + b" " * (1024 * 1024 + 1) + b"</reports>", 413),
+    ],
+    ids=["billion-laughs", "external-entity", "not-xml", "no-msg-id", "wrong-shape", "too-large"],
+)
+def test_refuses_bad_bodies_and_keeps_serving(client, store, body, status) -> None:
+    response = client.post(f"/hbsms/{TOKEN}/reports", content=body)
+    assert (response.status_code, response.text) == (status, "9")
+    good = client.post(f"/hbsms/{TOKEN}/reports", content=build_reports_xml(_reports(1)))
+    assert good.text == "0"
+    assert _count(store) == 1
+
+
+def test_malformed_bodies_are_kept_as_dead_letters(client, store) -> None:
+    client.post(f"/hbsms/{TOKEN}/reports", content=b"<reports><report>")
+    with store.engine.connect() as conn:
+        assert [r.body for r in conn.execute(dead_letters.select())] == [b"<reports><report>"]
+
+
+def test_token_and_allowlist(store) -> None:
+    settings = ReceiverSettings(
+        token=TOKEN, store_factory=lambda: store, allowed_ips=["10.0.0.0/8"]
+    )
+    client = TestClient(mounted(create_app(settings)))
+    body = build_reports_xml(_reports(1))
+    assert client.post("/hbsms/wrong/reports", content=body).status_code == 404
+    assert client.post(f"/hbsms/{TOKEN}/reports", content=body).status_code == 403
+    no_token = TestClient(
+        mounted(create_app(ReceiverSettings(token="", store_factory=lambda: store)))
+    )
+    assert no_token.post("/hbsms//reports", content=body).status_code in (404, 405)
+    assert _count(store) == 0
+
+
+class _Server:
+    """The receiver on uvicorn in a thread, on a free loopback port."""
+
+    def __init__(self, settings: ReceiverSettings) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        config = uvicorn.Config(
+            mounted(create_app(settings)), host="127.0.0.1", port=self.port, log_level="error"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+        return f"http://127.0.0.1:{self.port}/hbsms/{TOKEN}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class _FlakyStore:
+    """The real store, whose first report insert is slow (past the pusher's timeout) or fails."""
+
+    def __init__(self, store: Store, mode: str) -> None:
+        self._store, self.mode, self.calls = store, mode, 0
+        original = store.reports.add
+
+        def add(items, source, connection=None):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls == 1 and self.mode == "fail":
+                raise RuntimeError("database unavailable")
+            if self.calls == 1 and self.mode == "slow":
+                time.sleep(1.0)
+            return original(items, source, connection)
+
+        store.reports.add = add  # type: ignore[method-assign]
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize("mode", ["slow", "fail"])
+def test_simulator_pushes_with_retries_each_report_stored_once(
+    simulator_factory, store, mode
+) -> None:
+    flaky = _FlakyStore(store, mode)
+    with _Server(ReceiverSettings(token=TOKEN, store_factory=lambda: flaky)) as url:  # type: ignore[arg-type,return-value]
+        sim = simulator_factory(
+            accounts=[sim_account(report_push_url=f"{url}/reports")],
+            push_timeout=0.3,
+            push_interval=0.05,
+        )
+        from airflow_provider_hbsms.protocol import PersonalizedItem, build_personalized_body
+        from tests.test_simulator import CREDS
+
+        items = [PersonalizedItem(f"137{i:08d}", f"p{i}", "hi") for i in range(150)]
+        requests.post(sim.base_url + "/hSmsSend.do", data=build_personalized_body(CREDS, items))
+        deadline = time.monotonic() + 15
+        while sum(a.outcome == "ok" for a in sim.push_log()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.2)  # let a slow first attempt finish its commit
+    log = sim.push_log()
+    assert any(a.attempt > 1 for a in log)  # the gateway did re-push
+    assert _count(store) == 150
+    with store.engine.connect() as conn:
+        keys = [(r.mobile, r.msg_id, r.sub_seq) for r in conn.execute(reports.select())]
+    assert len(set(keys)) == len(keys) == 150
+
+
+def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path) -> None:
+    """Every report the receiver answered 0 for is in the store after a SIGKILL and restart."""
+    db = tmp_path / "receiver.db"
+    url = f"sqlite:///{db}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "airflow_provider_hbsms.receiver.cli",
+        "--port",
+        str(port),
+        "--token",
+        TOKEN,
+        "--store-url",
+        url,
+    ]
+
+    def start() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/hbsms/health", timeout=0.5)
+                return process
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        process.kill()
+        raise AssertionError("receiver did not start")
+
+    acknowledged: set[str] = set()
+    stop = threading.Event()
+
+    def push() -> None:
+        session = requests.Session()
+        n = 0
+        while not stop.is_set():
+            batch = _reports(50, n)
+            n += 50
+            try:
+                reply = session.post(
+                    f"http://127.0.0.1:{port}/hbsms/{TOKEN}/reports",
+                    data=build_reports_xml(batch),
+                    timeout=5,
+                )
+            except requests.RequestException:
+                continue
+            if reply.text == "0":
+                acknowledged.update(r.msg_id for r in batch)
+
+    process = start()
+    pusher = threading.Thread(target=push)
+    pusher.start()
+    while len(acknowledged) < 2000:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    stop.set()
+    pusher.join()
+    process = start()
+    try:
+        with open_store(url=url).engine.connect() as conn:
+            stored = {r.msg_id for r in conn.execute(reports.select())}
+    finally:
+        process.terminate()
+        process.wait()
+    assert len(acknowledged) >= 2000
+    assert acknowledged - stored == set()
+    assert Path(db).exists()
