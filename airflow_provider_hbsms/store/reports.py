@@ -35,6 +35,7 @@ class MessageStatus:
     :param fail_desc: its description.
     :param segments: segments expected.
     :param reported: segment reports received.
+    :param campaign_key: the campaign that sent it.
     """
 
     msg_id: str
@@ -44,6 +45,7 @@ class MessageStatus:
     fail_desc: str = ""
     segments: int = 1
     reported: int = 0
+    campaign_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class ReportStore:
             sent_messages.c.msg_id,
             sent_messages.c.mobile,
             sent_messages.c.segments,
+            sent_messages.c.campaign_key,
             func.count(reports.c.id).label("reported"),
             func.sum(case((reports.c.delivered == 0, 1), else_=0)).label("failed_parts"),
             func.sum(case((and_(ok, reports.c.sub_seq == 0), 1), else_=0)).label("whole_ok"),
@@ -147,7 +150,10 @@ class ReportStore:
         )
         statement = _filter(statement, campaign_key, msg_ids)
         return statement.group_by(
-            sent_messages.c.msg_id, sent_messages.c.mobile, sent_messages.c.segments
+            sent_messages.c.msg_id,
+            sent_messages.c.mobile,
+            sent_messages.c.segments,
+            sent_messages.c.campaign_key,
         )
 
     @staticmethod
@@ -197,7 +203,14 @@ class ReportStore:
             err, desc = failures.get((row.msg_id, row.mobile), ("", ""))
             statuses.append(
                 MessageStatus(
-                    row.msg_id, row.mobile, self._status(row), err, desc, row.segments, row.reported
+                    row.msg_id,
+                    row.mobile,
+                    self._status(row),
+                    err,
+                    desc,
+                    row.segments,
+                    row.reported,
+                    row.campaign_key,
                 )
             )
         return statuses
@@ -228,6 +241,18 @@ class ReportStore:
         return DeliverySummary(
             total, n_delivered, n_failed, total - n_delivered - n_failed, dict(reasons)
         )
+
+    def campaigns_of(self, msg_ids: Sequence[str]) -> set[str]:
+        """The campaigns that sent these message ids."""
+        wanted = list(dict.fromkeys(msg_ids))
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                statement = select(sent_messages.c.campaign_key).where(
+                    sent_messages.c.msg_id.in_(wanted[start : start + _CHUNK])
+                )
+                found.update(conn.execute(statement.distinct()).scalars())
+        return found
 
     def rows_after(self, after_id: int, limit: int = 10_000) -> list[dict[str, Any]]:
         """Reports with ``id > after_id`` in id order, for incremental loaders.

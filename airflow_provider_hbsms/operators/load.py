@@ -1,0 +1,228 @@
+"""Load reports, message statuses and replies from the store into a warehouse table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook, BaseOperator
+
+from airflow_provider_hbsms.store import Store, open_store
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+
+KINDS = ("reports", "statuses", "replies")
+
+
+@dataclass(frozen=True)
+class _Table:
+    suffix: str
+    columns: tuple[tuple[str, str], ...]  # (name, portable type: text/int/bigint/ts)
+    key: tuple[str, ...]
+
+
+_TABLES = {
+    "reports": _Table(
+        "reports",
+        (
+            ("source_id", "bigint"),
+            ("mobile", "text"),
+            ("msg_id", "text"),
+            ("sub_seq", "int"),
+            ("err", "text"),
+            ("fail_desc", "text"),
+            ("delivered", "int"),
+            ("report_time", "ts"),
+            ("corp_id", "text"),
+            ("received_at", "ts"),
+            ("source", "text"),
+        ),
+        ("mobile", "msg_id", "sub_seq"),
+    ),
+    "replies": _Table(
+        "replies",
+        (
+            ("source_id", "bigint"),
+            ("reply_key", "text"),
+            ("mobile", "text"),
+            ("ext", "text"),
+            ("content", "text"),
+            ("reply_time", "ts"),
+            ("corp_id", "text"),
+            ("received_at", "ts"),
+            ("source", "text"),
+            ("campaign_key", "text"),
+            ("msg_id", "text"),
+        ),
+        ("reply_key",),
+    ),
+    "statuses": _Table(
+        "message_status",
+        (
+            ("msg_id", "text"),
+            ("mobile", "text"),
+            ("campaign_key", "text"),
+            ("status", "text"),
+            ("err", "text"),
+            ("fail_desc", "text"),
+            ("segments", "int"),
+            ("reported", "int"),
+            ("updated_at", "ts"),
+        ),
+        ("msg_id", "mobile"),
+    ),
+}
+
+_TYPES = {
+    "postgres": {"text": "TEXT", "int": "INTEGER", "bigint": "BIGINT", "ts": "TIMESTAMPTZ"},
+    "default": {"text": "TEXT", "int": "INTEGER", "bigint": "BIGINT", "ts": "TIMESTAMP"},
+}
+
+
+class HbSmsLoadToSqlOperator(BaseOperator):
+    """Copy reports, message statuses and replies from the store into warehouse tables.
+
+    Tables ``<table_prefix>reports``, ``<table_prefix>message_status`` and
+    ``<table_prefix>replies`` are created when missing, keyed by the natural keys (reports:
+    mobile + msg_id + sub_seq; statuses: msg_id + mobile; replies: reply_key) and loaded with
+    upserts, so a rerun never duplicates a row. Incremental: the watermark is the largest
+    ``source_id`` (the store's row id) already in the warehouse table; each run re-reads
+    ``reread_margin`` ids below it, because on PostgreSQL rows may commit out of id order.
+    Statuses are refreshed for every campaign that got new reports. Counts are returned and
+    attached to every outlet Asset's event.
+
+    :param sql_conn_id: any common-sql ``DbApiHook`` connection (postgres, sqlite, ...).
+        (templated)
+    :param table_prefix: prefix of the warehouse tables. (templated)
+    :param kinds: which of ``reports``, ``statuses``, ``replies`` to load.
+    :param store_conn_id: connection of the store database.
+    :param store_url: or its SQLAlchemy URL.
+    :param batch_rows: rows read from the store and written per round.
+    :param reread_margin: ids below the watermark read again each run.
+    """
+
+    template_fields: Sequence[str] = ("sql_conn_id", "table_prefix")
+
+    def __init__(
+        self,
+        *,
+        sql_conn_id: str,
+        table_prefix: str = "hbsms_",
+        kinds: Sequence[str] = KINDS,
+        store_conn_id: str | None = None,
+        store_url: str | None = None,
+        batch_rows: int = 5000,
+        reread_margin: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            raise ValueError(f"kinds: unknown {sorted(unknown)}; choose from {KINDS}")
+        self.sql_conn_id = sql_conn_id
+        self.table_prefix = table_prefix
+        self.kinds = tuple(kinds)
+        self.store_conn_id = store_conn_id
+        self.store_url = store_url
+        self.batch_rows = batch_rows
+        self.reread_margin = reread_margin
+
+    def execute(self, context: Context) -> dict[str, int]:
+        connection = BaseHook.get_connection(self.sql_conn_id)
+        hook = connection.get_hook()
+        flavour = "postgres" if connection.conn_type in ("postgres", "postgresql") else "default"
+        store = open_store(url=self.store_url, conn_id=self.store_conn_id)
+        counts: dict[str, int] = {}
+        touched_msg_ids: list[str] = []
+        for kind in ("reports", "replies"):
+            if kind in self.kinds or (kind == "reports" and "statuses" in self.kinds):
+                loaded, msg_ids = self._load_incremental(hook, flavour, store, kind)
+                if kind in self.kinds:
+                    counts[kind] = loaded
+                if kind == "reports":
+                    touched_msg_ids = msg_ids
+        if "statuses" in self.kinds:
+            counts["statuses"] = self._load_statuses(hook, flavour, store, touched_msg_ids)
+        self.log.info("Loaded into %s: %s", self.sql_conn_id, counts)
+        for outlet in self.outlets:
+            try:
+                context["outlet_events"][outlet].extra = dict(counts)
+            except (KeyError, TypeError, AttributeError):
+                self.log.debug("outlet %s takes no event extra", outlet)
+        return counts
+
+    def _table(self, hook: Any, flavour: str, kind: str) -> tuple[str, _Table]:
+        spec = _TABLES[kind]
+        name = f"{self.table_prefix}{spec.suffix}"
+        types = _TYPES[flavour]
+        columns = ", ".join(f"{c} {types[t]}" for c, t in spec.columns)
+        hook.run(
+            f"CREATE TABLE IF NOT EXISTS {name} ({columns}, PRIMARY KEY ({', '.join(spec.key)}))"
+        )
+        return name, spec
+
+    def _write(self, hook: Any, name: str, spec: _Table, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            hook.insert_rows(
+                name,
+                rows,
+                target_fields=[c for c, _ in spec.columns],
+                replace=True,
+                replace_index=list(spec.key),
+                commit_every=self.batch_rows,
+            )
+
+    def _load_incremental(
+        self, hook: Any, flavour: str, store: Store, kind: str
+    ) -> tuple[int, list[str]]:
+        name, spec = self._table(hook, flavour, kind)
+        watermark = hook.get_first(f"SELECT COALESCE(MAX(source_id), 0) FROM {name}")[0] or 0
+        after = max(int(watermark) - self.reread_margin, 0)
+        read = store.reports.rows_after if kind == "reports" else store.replies.rows_after
+        loaded, msg_ids = 0, []
+        while rows := read(after, self.batch_rows):
+            after = rows[-1]["id"]
+            new = [r for r in rows if r["id"] > watermark]
+            self._write(hook, name, spec, [self._values(spec, r) for r in rows])
+            loaded += len(new)
+            msg_ids.extend(r["msg_id"] for r in new if r.get("msg_id"))
+        return loaded, msg_ids
+
+    @staticmethod
+    def _values(spec: _Table, row: dict[str, Any]) -> tuple[Any, ...]:
+        row = {**row, "source_id": row["id"]}
+        return tuple(_aware(row.get(c)) for c, _ in spec.columns)
+
+    def _load_statuses(self, hook: Any, flavour: str, store: Store, msg_ids: list[str]) -> int:
+        name, spec = self._table(hook, flavour, "statuses")
+        now = datetime.now(UTC)
+        written = 0
+        for campaign in sorted(store.reports.campaigns_of(msg_ids)):
+            statuses = store.reports.message_statuses(campaign_key=campaign)
+            rows = [
+                (
+                    s.msg_id,
+                    s.mobile,
+                    s.campaign_key,
+                    s.status,
+                    s.err,
+                    s.fail_desc,
+                    s.segments,
+                    s.reported,
+                    now,
+                )
+                for s in statuses
+            ]
+            self._write(hook, name, spec, rows)
+            written += len(rows)
+        return written
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:  # SQLite store: naive UTC
+        return value.replace(tzinfo=UTC)
+    return value

@@ -1,0 +1,61 @@
+"""Wait for a campaign's delivery reports."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_hbsms.sensors._base import _ConditionSensor
+from airflow_provider_hbsms.triggers.delivery import HbSmsDeliveryTrigger
+from airflow_provider_hbsms.waiting import DeliveryCondition, campaign_key_of
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+
+
+class HbSmsDeliveryReportSensor(_ConditionSensor):
+    """Wait until a campaign's messages reach a final status, or a delivered share.
+
+    Returns (and pushes to XCom) the delivery summary: total, delivered, failed, pending,
+    failed_by_reason, delivered_fraction. Long messages count as delivered only once every
+    segment is.
+
+    :param campaign_key: the campaign's key, or the send operator's result dict (an XComArg
+        works). (templated)
+    :param msg_ids: or wait for these message ids. (templated)
+    :param min_delivered_fraction: done once this share is delivered (default: wait until
+        every message has a final status).
+    :param collect: pull reports from the gateway into the store on every check (pull mode);
+        turn off when reports arrive through the push receiver.
+    :param hbsms_conn_id: the ``hbsms`` connection (for pulls).
+    :param store_conn_id: connection of the store database.
+    :param store_url: or its SQLAlchemy URL.
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    """
+
+    template_fields: Sequence[str] = ("campaign_key", "msg_ids", "hbsms_conn_id")
+
+    def __init__(
+        self,
+        *,
+        campaign_key: Any = None,
+        msg_ids: list[str] | None = None,
+        min_delivered_fraction: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.campaign_key = campaign_key
+        self.msg_ids = msg_ids
+        self.min_delivered_fraction = min_delivered_fraction
+
+    def _condition(self, context: Context) -> DeliveryCondition:
+        return DeliveryCondition(
+            **self._access(),
+            campaign_key=campaign_key_of(self.campaign_key),
+            msg_ids=list(self.msg_ids) if self.msg_ids else None,
+            min_delivered_fraction=self.min_delivered_fraction,
+        )
+
+    def _trigger(self, condition: DeliveryCondition) -> HbSmsDeliveryTrigger:
+        return HbSmsDeliveryTrigger(condition.serialize(), poll_interval=self.poke_interval)

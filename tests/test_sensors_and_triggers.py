@@ -1,0 +1,135 @@
+"""Sensors and triggers against the simulator: poke, defer, trigger events, event trigger."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+from airflow.sdk.exceptions import TaskDeferred
+
+from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
+from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
+from airflow_provider_hbsms.sensors.reply import HbSmsReplySensor
+from airflow_provider_hbsms.triggers.delivery import HbSmsDeliveryTrigger
+from airflow_provider_hbsms.triggers.reply import HbSmsReplyEventTrigger, HbSmsReplyTrigger
+from tests.fixtures.simulator import connection_for, sim_account
+from tests.test_send_operator import context
+
+
+def _send(store, n: int = 20, ext: str = "") -> dict[str, Any]:
+    frame = pd.DataFrame({"mobile": [f"136{i:08d}" for i in range(n)], "t": ["你好"] * n})
+    return HbSmsPersonalizedSendOperator(
+        task_id="send", input=frame, content_column="t", ext=ext, store_url=str(store.engine.url)
+    ).execute(context())
+
+
+@pytest.fixture
+def delayed(simulator_factory, monkeypatch, tmp_path):
+    """A simulator whose reports wait an hour unless flushed, and its connection."""
+    sim = simulator_factory(accounts=[sim_account()], report_delay=3600, failure_ratio=0.25, seed=1)
+    monkeypatch.setenv("AIRFLOW_CONN_HBSMS_DEFAULT", connection_for(sim).as_json())
+    monkeypatch.setenv("HBSMS_PACING_DIR", str(tmp_path / "pacing"))
+    return sim
+
+
+def test_delivery_sensor_pokes_until_final(delayed, store) -> None:
+    sent = _send(store)
+    sensor = HbSmsDeliveryReportSensor(
+        task_id="wait", campaign_key=sent, store_url=str(store.engine.url), poke_interval=0.1
+    )
+    assert sensor.poke(context()).is_done is False
+    delayed.flush_reports()
+    result = sensor.poke(context())
+    assert result.is_done
+    summary = result.xcom_value
+    assert summary["total"] == 20
+    assert summary["pending"] == 0
+    assert summary["is_final"]
+    assert summary["delivered"] + summary["failed"] == 20
+
+
+def test_delivered_fraction_target(delayed, store) -> None:
+    sent = _send(store)
+    delayed.flush_reports()
+    sensor = HbSmsDeliveryReportSensor(
+        task_id="wait",
+        campaign_key=sent["campaign_key"],
+        min_delivered_fraction=0.5,
+        store_url=str(store.engine.url),
+    )
+    assert sensor.poke(context()).xcom_value["delivered_fraction"] >= 0.5
+
+
+def test_deferrable_delivery_sensor_and_its_trigger(delayed, store) -> None:
+    sent = _send(store)
+    sensor = HbSmsDeliveryReportSensor(
+        task_id="wait",
+        campaign_key=sent,
+        store_url=str(store.engine.url),
+        deferrable=True,
+        poke_interval=0.05,
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context())
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, HbSmsDeliveryTrigger)
+    _classpath, kwargs = trigger.serialize()
+    assert "s3cret" not in repr(kwargs)
+    rebuilt = HbSmsDeliveryTrigger(**kwargs)  # as the triggerer does
+
+    async def first_event():
+        agen = rebuilt.run()
+        task = asyncio.ensure_future(agen.__anext__())
+        await asyncio.sleep(0.3)
+        assert not task.done()  # still waiting, and the loop kept running meanwhile
+        delayed.flush_reports()
+        return await asyncio.wait_for(task, timeout=10)
+
+    event = asyncio.run(first_event())
+    assert event.payload["status"] == "success"
+    assert sensor.execute_complete(context(), event.payload)["total"] == 20
+
+
+def test_reply_sensor_and_trigger(delayed, store) -> None:
+    sent = _send(store, ext="77")
+    sensor = HbSmsReplySensor(
+        task_id="reply",
+        campaign_key=sent,
+        pattern="^(Y|是)",
+        store_url=str(store.engine.url),
+        since=datetime.now(UTC) - timedelta(minutes=1),
+    )
+    delayed.inject_reply("13600000003", "不了", "77")
+    assert sensor.poke(context()).is_done is False
+    delayed.inject_reply("13600000004", "是的", "77")
+    found = sensor.poke(context()).xcom_value
+    assert [r["mobile"] for r in found] == ["13600000004"]
+    assert found[0]["campaign_key"] == sent["campaign_key"]
+    trigger = HbSmsReplyTrigger(sensor._condition(context()).serialize(), poll_interval=0.05)
+    event = asyncio.run(asyncio.wait_for(trigger.run().__anext__(), timeout=10))
+    assert event.payload["replies"][0]["content"] == "是的"
+
+
+def test_event_trigger_fires_for_each_new_batch_of_replies(delayed, store) -> None:
+    trigger = HbSmsReplyEventTrigger(
+        {"store_url": str(store.engine.url), "pattern": "退订|TD"}, poll_interval=0.05
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath.endswith("HbSmsReplyEventTrigger")
+
+    async def two_events():
+        agen = HbSmsReplyEventTrigger(**kwargs).run()
+        delayed.inject_reply("13600000002", "TD", "")
+        first = await asyncio.wait_for(agen.__anext__(), timeout=10)
+        delayed.inject_reply("13600000003", "退订", "")
+        second = await asyncio.wait_for(agen.__anext__(), timeout=10)
+        await agen.aclose()
+        return first, second
+
+    first, second = asyncio.run(two_events())
+    assert [r["mobile"] for r in first.payload["replies"]] == ["13600000002"]
+    assert [r["mobile"] for r in second.payload["replies"]] == ["13600000003"]
+    assert second.payload["last_id"] > first.payload["last_id"]
