@@ -31,30 +31,26 @@ WAREHOUSE_TABLES = ("hbsms_reports", "hbsms_message_status", "hbsms_replies")
 
 def _env(base_url: str) -> dict[str, str]:
     """A throwaway Airflow home; the gateway and warehouse connections given by env vars."""
-    from airflow.sdk import Connection
-
     host, port = base_url.removeprefix("http://").split(":")
-    gateway = Connection(
-        conn_id="hbsms_default",
-        conn_type="hbsms",
-        host=host,
-        port=int(port),
-        schema="http",
-        login="demo",
-        password="demo-secret",
-        extra=json.dumps(
-            {"corp_service": "svc", "channel_number": "10657", "signature": "【示例】"}
-        ),
-    )
-    warehouse = Connection(conn_id="hbsms_warehouse", conn_type="sqlite", host=str(WAREHOUSE_DB))
+    gateway = {
+        "conn_type": "hbsms",
+        "host": host,
+        "port": int(port),
+        "schema": "http",
+        "login": "demo",
+        "password": "demo-secret",
+        "extra": {"corp_service": "svc", "channel_number": "10657", "signature": "【示例】"},
+    }
+    warehouse = {"conn_type": "sqlite", "host": str(WAREHOUSE_DB)}
     return {
         **os.environ,
         "AIRFLOW_HOME": str(HOME),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags_examples"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__HBSMS__STORE_URL": f"sqlite:///{STORE_DB}",
-        "AIRFLOW_CONN_HBSMS_DEFAULT": gateway.as_json(),
-        "AIRFLOW_CONN_HBSMS_WAREHOUSE": warehouse.as_json(),
+        "AIRFLOW_CONN_HBSMS_DEFAULT": json.dumps(gateway),
+        "AIRFLOW_CONN_HBSMS_WAREHOUSE": json.dumps(warehouse),
+        "HBSMS_PACING_DIR": str(HOME / "pacing"),
     }
 
 
@@ -81,6 +77,13 @@ def main() -> int:
     started = time.monotonic()
     with GatewaySimulator(config) as sim:
         print(f"Gateway simulator on {sim.base_url}")
+        # Three recipients answer the reminder (ext 88): two of them opt out.
+        for mobile, text in (
+            ("13900010007", "TD"),
+            ("13900020014", "收到，谢谢"),
+            ("13900030021", "退订"),
+        ):
+            sim.inject_reply(mobile, text, "88")
         env = _env(sim.base_url)
         subprocess.run(
             [AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, text=True
@@ -104,12 +107,16 @@ def main() -> int:
 def _summary(received: list, seconds: float) -> None:  # type: ignore[type-arg]
     from airflow_provider_hbsms.store import open_store
 
-    print(f"Campaign finished in {seconds:.1f} s.")
+    print(f"DAG run {DAG_ID} succeeded in {seconds:.1f} s (log: {HOME / 'dag_run.log'})")
     print(
         f"  gateway received {len(received)} messages, "
         f"{sum(m.segments for m in received)} billed segments"
     )
     store = open_store(url=f"sqlite:///{STORE_DB}")
+    for campaign, batches in _campaigns(store).items():
+        accepted = sum(b.accepted or 0 for b in batches.values())
+        states = sorted({b.state for b in batches.values()})
+        print(f"  campaign {campaign}: {len(batches)} batch(es) {states}, {accepted} accepted")
     summary = store.reports.summary()
     print(
         f"  delivery: {summary.delivered} delivered, {summary.failed} failed, "
@@ -117,6 +124,10 @@ def _summary(received: list, seconds: float) -> None:  # type: ignore[type-arg]
     )
     for reason, count in sorted(summary.failed_by_reason.items()):
         print(f"    failed {reason}: {count}")
+    replies = store.replies.find()
+    print(f"  replies: {len(replies)}; opted out now: {sorted(store.opt_outs.all())}")
+    for reply in replies:
+        print(f"    {reply.mobile} (ext {reply.ext}) {reply.content!r} -> {reply.msg_id}")
     with sqlite3.connect(WAREHOUSE_DB) as db:
         for table in WAREHOUSE_TABLES:
             try:
@@ -124,7 +135,16 @@ def _summary(received: list, seconds: float) -> None:  # type: ignore[type-arg]
             except sqlite3.OperationalError:
                 count = "missing"
             print(f"  warehouse table {table}: {count} rows")
-    print(json.dumps({"dag_run_log": str(HOME / "dag_run.log")}))
+
+
+def _campaigns(store) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    from sqlalchemy import select
+
+    from airflow_provider_hbsms.store.schema import send_batches
+
+    with store.engine.connect() as conn:
+        keys = conn.execute(select(send_batches.c.campaign_key).distinct()).scalars().all()
+    return {key: store.ledger.batches(key) for key in keys}
 
 
 if __name__ == "__main__":

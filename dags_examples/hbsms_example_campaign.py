@@ -1,0 +1,74 @@
+"""The example campaign, end to end: recipients -> personalized send -> delivery -> warehouse.
+
+An upstream task builds the recipients (here a small DataFrame; in practice a query or a data
+job's output), the personalized send texts each of them exactly once across retries, a
+deferrable sensor waits for the delivery reports (pulling them into the store), the replies
+are pulled (opt-outs land on the opt-out list), and the loader copies reports, per-message
+statuses and replies into the warehouse connection ``hbsms_warehouse``.
+
+Connections: ``hbsms_default`` (the gateway) and ``hbsms_warehouse`` (any common-sql database).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from airflow.sdk import Asset, dag, task
+
+from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
+from airflow_provider_hbsms.operators.load import HbSmsLoadToSqlOperator
+from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
+from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
+
+WAREHOUSE_REPORTS = Asset("hbsms://warehouse/reports")
+
+
+@dag(
+    dag_id="hbsms_example_campaign",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    tags=["hbsms", "example"],
+    default_args={"retries": 2},
+)
+def hbsms_example_campaign() -> None:
+    @task
+    def recipients() -> pd.DataFrame:
+        """The customers to remind, with the fields their texts need."""
+        names = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强"]
+        return pd.DataFrame(
+            {
+                "mobile": [f"+86 139-{i:04d}-{i * 7 % 10000:04d}" for i in range(1, 41)],
+                "name": [names[i % len(names)] for i in range(40)],
+                "amount": [f"{50 + i * 12.5:.2f}" for i in range(40)],
+                "due": ["12月5日"] * 40,
+            }
+        )
+
+    send = HbSmsPersonalizedSendOperator(
+        task_id="send_reminders",
+        input=recipients(),
+        template="尊敬的{name}，您本期账单{amount}元将于{due}到期，请按时还款。退订回TD",
+        ext="88",
+        send_window=("00:00", "23:59"),
+    )
+
+    delivered = HbSmsDeliveryReportSensor(
+        task_id="wait_for_delivery",
+        campaign_key=send.output,
+        deferrable=True,
+        poke_interval=2,
+        timeout=300,
+    )
+
+    replies = HbSmsCollectOperator(task_id="collect_replies", reports=False)
+
+    load = HbSmsLoadToSqlOperator(
+        task_id="load_to_warehouse", sql_conn_id="hbsms_warehouse", outlets=[WAREHOUSE_REPORTS]
+    )
+
+    delivered >> replies >> load
+
+
+hbsms_example_campaign()
