@@ -27,7 +27,6 @@ from airflow_provider_hbsms.protocol.errors import (
     ValidationProblem,
 )
 from airflow_provider_hbsms.protocol.models import PersonalizedItem, SendResult
-from airflow_provider_hbsms.protocol.segments import count_segments
 from airflow_provider_hbsms.store.ledger import (
     ACCEPTED,
     MAY_HAVE_BEEN_SENT,
@@ -79,7 +78,6 @@ class CampaignOptions:
     :param batch_size: messages per request (at most 200).
     :param resend_unknown: resend, once, batches whose outcome is unknown.
     :param connections: batches in flight at once.
-    :param signature: the signature the gateway appends (for billed segments).
     :param max_listed_problems: how many invalid rows the error and result list.
     """
 
@@ -89,7 +87,6 @@ class CampaignOptions:
     batch_size: int = MAX_BATCH
     resend_unknown: bool = False
     connections: int = 1
-    signature: str = ""
     max_listed_problems: int = 20
 
     def __post_init__(self) -> None:
@@ -161,9 +158,6 @@ class Campaign:
         self.options = options
         self.checker = RowChecker(spec)
         self.prefix = msg_id_prefix(key)
-        self._content_segments = (
-            count_segments(spec.content or "", options.signature) if spec.kind == "bulk" else 0
-        )
 
     # ------------------------------------------------------------------ pass 1 and 2 share this
 
@@ -196,17 +190,12 @@ class Campaign:
         if plan is not None:
             plan.rows = first_row
 
-    def _segments(self, message: Message) -> int:
-        if self.spec.kind == "bulk":
-            return self._content_segments
-        return count_segments(message.content, self.options.signature)
-
     def plan(self) -> Plan:
         """Validate every row and count what would be sent; sends nothing."""
         plan = Plan()
         for message in self._messages(plan):
             plan.messages += 1
-            plan.segments += self._segments(message)
+            plan.segments += message.segments
         plan.valid = plan.rows - plan.invalid
         plan.batches = -(-plan.messages // self.options.batch_size)
         return plan
@@ -240,7 +229,7 @@ class Campaign:
                 f"{m.mobile}|{i}|{m.ext}|{m.content}"
                 for m, i in zip(messages, msg_ids, strict=True)
             ]
-        segments = sum(self._segments(m) for m in messages)
+        segments = sum(m.segments for m in messages)
         return Batch(batch_no, messages, msg_ids, segments, content_hash(parts))
 
     # ------------------------------------------------------------------ sending
@@ -263,6 +252,7 @@ class Campaign:
         """
         report = SendReport()
         progress = _Progress(self.key, total_batches)
+
         pool = ThreadPoolExecutor(self.options.connections, thread_name_prefix="hbsms-send")
         in_flight: dict[Future[SendResult], Batch] = {}
         failure: BaseException | None = None
@@ -272,13 +262,16 @@ class Campaign:
                     report.paused_until = window.next_open(clock())
                     log.info("Send window %s closed: pausing", window.describe())
                     break
+                # Claiming (a committed ledger write) overlaps the requests in flight.
                 if not self._ready_to_send(batch, ledger, report):
                     continue
-                in_flight[pool.submit(self._send_batch, batch, client, ledger)] = batch
-                while len(in_flight) >= self.options.connections:
-                    failure = self._collect(in_flight, report, progress) or failure
+                while len(in_flight) >= self.options.connections and failure is None:
+                    failure = self._collect(in_flight, report, progress)
                 if failure is not None:
+                    # Claimed but never sent: settle it so a retry does not think it may be.
+                    ledger.settle(batch_key(self.key, batch.batch_no), REJECTED, error="not sent")
                     break
+                in_flight[pool.submit(self._send_batch, batch, client, ledger)] = batch
             while in_flight and failure is None:
                 failure = self._collect(in_flight, report, progress) or failure
             while in_flight:  # after a failure: let requests already sent finish
@@ -327,7 +320,7 @@ class Campaign:
             submitted=len(batch.messages),
             segments=batch.segments,
             messages=[
-                {"msg_id": i, "mobile": m.mobile, "ext": m.ext, "segments": self._segments(m)}
+                {"msg_id": i, "mobile": m.mobile, "ext": m.ext, "segments": m.segments}
                 for m, i in zip(batch.messages, batch.msg_ids, strict=True)
             ],
             resend=self.options.resend_unknown,
@@ -347,7 +340,7 @@ class Campaign:
             )
         if existing.state == ACCEPTED or (
             existing.state in MAY_HAVE_BEEN_SENT
-            and ledger.reconcile_from_reports(existing.batch_key)
+            and ledger.reconcile_from_reports(existing.batch_key, self.key)
         ):
             report.skipped_batches += 1
             report.skipped_messages += existing.submitted

@@ -12,6 +12,7 @@ from airflow_provider_hbsms.protocol.errors import (
     InvalidFieldError,
     ValidationProblem,
 )
+from airflow_provider_hbsms.protocol.segments import count_segments
 from airflow_provider_hbsms.protocol.validation import (
     check_content,
     check_ext,
@@ -34,6 +35,7 @@ class Message:
     :param content: the text (for same-content campaigns, the campaign's text).
     :param ext: the ext.
     :param msg_id: the id given in the input, or None to generate one.
+    :param segments: billed segments (signature included).
     """
 
     row: int
@@ -41,6 +43,7 @@ class Message:
     content: str
     ext: str
     msg_id: str | None
+    segments: int
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class MessageSpec:
     :param ext_column: the column of per-row exts.
     :param msg_id_column: the column of per-row message ids (generated when absent).
     :param channel_number: the account's channel number, for the ext length rule.
+    :param signature: the signature the gateway appends, for billed segments.
     """
 
     kind: Literal["bulk", "personalized"]
@@ -67,6 +71,7 @@ class MessageSpec:
     ext_column: str | None = None
     msg_id_column: str | None = None
     channel_number: str = ""
+    signature: str = ""
 
     def template_fields(self) -> list[str]:
         if not self.template:
@@ -140,6 +145,8 @@ class RowChecker:
         """Each row of ``chunk`` as a ``Message`` or the ``ValidationProblem`` it has."""
         self._require_columns(chunk)
         spec = self.spec
+        signature = spec.signature
+        bulk_segments = count_segments(spec.content or "", signature)
         data = {c: chunk[c].tolist() for c in self.columns}
         mobiles = data[spec.mobile_column]
         texts = data[spec.content_column] if spec.content_column else None
@@ -167,7 +174,8 @@ class RowChecker:
             except InvalidFieldError as exc:
                 yield exc.problem.at_row(row)
                 continue
-            yield Message(row, mobile, content, ext, msg_id)
+            segments = bulk_segments if spec.kind == "bulk" else count_segments(content, signature)
+            yield Message(row, mobile, content, ext, msg_id, segments)
 
     def _render(self, data: dict[str, list[Any]], i: int) -> str:
         values = {}

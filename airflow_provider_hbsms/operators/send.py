@@ -142,7 +142,6 @@ class _HbSmsCampaignOperator(BaseOperator):
             batch_size=self.batch_size,
             resend_unknown=self.resend_unknown,
             connections=self.connections,
-            signature=self.hook.signature,
         )
         source = row_source(self.input, self.mobile_column, self.chunk_rows, spec.columns())
         campaign = Campaign(key, spec, source, options)
@@ -274,6 +273,7 @@ class HbSmsSendOperator(_HbSmsCampaignOperator):
             mobile_column=self.mobile_column,
             ext=str(self.ext or ""),
             channel_number=self.hook.channel_number,
+            signature=self.hook.signature,
         )
 
 
@@ -321,4 +321,5 @@ class HbSmsPersonalizedSendOperator(_HbSmsCampaignOperator):
             ext_column=self.ext_column,
             msg_id_column=self.msg_id_column,
             channel_number=self.hook.channel_number,
+            signature=self.hook.signature,
         )

@@ -169,19 +169,23 @@ class SendLedger:
         messages: Sequence[dict[str, Any]],
         now: datetime,
     ) -> None:
+        """Insert a batch's messages (duplicates ignored) through the driver's executemany:
+        SQLAlchemy's per-row parameter processing would cost more than the insert itself."""
+        if not messages:
+            return
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        # SQLite stores timestamps as text; hand it the format SQLAlchemy itself writes.
+        stamp: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else now
+        columns = "msg_id, mobile, ext, segments, batch_key, campaign_key, sent_at"
+        sql = (
+            f"INSERT INTO {sent_messages.name} ({columns}) VALUES ({', '.join([marker] * 7)}) "
+            "ON CONFLICT (msg_id, mobile) DO NOTHING"
+        )
         rows = [
-            {**m, "batch_key": batch_key, "campaign_key": campaign_key, "sent_at": now}
+            (m["msg_id"], m["mobile"], m["ext"], m["segments"], batch_key, campaign_key, stamp)
             for m in messages
         ]
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(sent_messages).on_conflict_do_nothing(
-            index_elements=["msg_id", "mobile"]
-        )
-        if rows:
-            conn.execute(statement, rows)
+        conn.exec_driver_sql(sql, rows)
 
     def settle(
         self, batch_key: str, state: str, accepted: int | None = None, error: str | None = None
@@ -194,7 +198,7 @@ class SendLedger:
                 .values(state=state, accepted=accepted, error=error, updated_at=datetime.now(UTC))
             )
 
-    def reconcile_from_reports(self, batch_key: str) -> bool:
+    def reconcile_from_reports(self, batch_key: str, campaign_key: str) -> bool:
         """Settle a pending/unknown batch as accepted if any of its messages has a delivery
         report: the gateway only reports on what it accepted."""
         with self.engine.begin() as conn:
@@ -205,7 +209,10 @@ class SendLedger:
                     (sent_messages.c.msg_id == reports.c.msg_id)
                     & (sent_messages.c.mobile == reports.c.mobile),
                 )
-                .where(sent_messages.c.batch_key == batch_key)
+                .where(
+                    sent_messages.c.campaign_key == campaign_key,
+                    sent_messages.c.batch_key == batch_key,
+                )
                 .limit(1)
             ).first()
             if reported is None:

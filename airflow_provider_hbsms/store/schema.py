@@ -52,7 +52,8 @@ sent_messages = Table(
     Column("msg_id", String(50), primary_key=True),
     Column("mobile", String(11), primary_key=True),
     Column("campaign_key", String(200), nullable=False, index=True),
-    Column("batch_key", String(64), nullable=False, index=True),
+    # No index of its own: looked up (rarely) together with campaign_key, which has one.
+    Column("batch_key", String(64), nullable=False),
     Column("ext", String(20), nullable=False, default=""),
     Column("segments", Integer, nullable=False, default=1),
     Column("sent_at", DateTime(timezone=True), nullable=False),
