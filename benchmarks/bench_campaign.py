@@ -75,7 +75,9 @@ def _frame(count: int):  # type: ignore[no-untyped-def]
     return pd.DataFrame({"mobile": [i.mobile for i in items], "text": [i.content for i in items]})
 
 
-def run_campaign(source, workdir: Path, tag: str, connections: int = 1) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def run_campaign(  # type: ignore[no-untyped-def]
+    source, workdir: Path, tag: str, connections: int = 1
+) -> dict:  # type: ignore[type-arg]
     """The personalized send operator's work, as ``execute`` does it."""
     from types import SimpleNamespace
 

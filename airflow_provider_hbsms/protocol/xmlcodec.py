@@ -84,13 +84,16 @@ def _elements(body: bytes | str, root: str, item: str) -> list[Element]:
     return list(tree)
 
 
-def _text(node: Element, tag: str) -> str:
-    child = node.find(tag)
-    return (child.text or "").strip() if child is not None else ""
+def _fields(node: Element) -> dict[str, str]:
+    """A node's child elements as {tag: text}, in one pass (the first of a repeated tag wins)."""
+    fields: dict[str, str] = {}
+    for child in node:
+        fields.setdefault(child.tag, child.text or "")  # type: ignore[arg-type]
+    return fields
 
 
-def _int(node: Element, tag: str) -> int:
-    value = _text(node, tag)
+def _int(fields: dict[str, str], tag: str) -> int:
+    value = fields.get(tag, "").strip()
     try:
         return int(value) if value else 0
     except ValueError:
@@ -105,14 +108,15 @@ def parse_reports(body: bytes | str) -> list[Report]:
     """
     reports = []
     for node in _elements(body, "reports", "report"):
+        f = _fields(node)
         report = Report(
-            mobile=_text(node, "mobile"),
-            msg_id=_text(node, "msg_id"),
-            sub_seq=_int(node, "sub_seq"),
-            err=_text(node, "err"),
-            fail_desc=_text(node, "fail_desc"),
-            report_time=parse_gateway_time(_text(node, "report_time")),
-            corp_id=_text(node, "corp_id"),
+            mobile=f.get("mobile", "").strip(),
+            msg_id=f.get("msg_id", "").strip(),
+            sub_seq=_int(f, "sub_seq"),
+            err=f.get("err", "").strip(),
+            fail_desc=f.get("fail_desc", "").strip(),
+            report_time=parse_gateway_time(f.get("report_time", "")),
+            corp_id=f.get("corp_id", "").strip(),
         )
         if not report.mobile or not report.msg_id:
             raise MalformedXmlError("a <report> lacks <mobile> or <msg_id>")
@@ -128,15 +132,14 @@ def parse_replies(body: bytes | str) -> list[Reply]:
     """
     replies = []
     for node in _elements(body, "delivers", "deliver"):
-        content_node = node.find("content")
-        # Content is kept as sent (no strip): a reply may be a lone space-padded keyword.
-        content = (content_node.text or "") if content_node is not None else ""
+        f = _fields(node)
         reply = Reply(
-            mobile=_text(node, "mobile"),
-            content=content,
-            ext=_text(node, "ext"),
-            time=parse_gateway_time(_text(node, "time")),
-            corp_id=_text(node, "corp_id"),
+            mobile=f.get("mobile", "").strip(),
+            # Content is kept as sent (no strip): a reply may be a space-padded keyword.
+            content=f.get("content", ""),
+            ext=f.get("ext", "").strip(),
+            time=parse_gateway_time(f.get("time", "")),
+            corp_id=f.get("corp_id", "").strip(),
         )
         if not reply.mobile:
             raise MalformedXmlError("a <deliver> lacks <mobile>")

@@ -8,9 +8,11 @@ entities, wrong shape) gets a non-``0`` answer and the receiver keeps serving.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -77,6 +79,9 @@ def create_app(settings: ReceiverSettings) -> FastAPI:
         ipaddress.ip_network(n.strip(), strict=False) for n in settings.allowed_ips if n.strip()
     ]
     state: dict[str, Store] = {}
+    # SQLite takes one writer at a time and makes the others sleep-and-retry (with growing
+    # sleeps): queueing writers on a lock here is much faster and keeps latency even.
+    write_lock = threading.Lock()
 
     def store() -> Store:
         if "store" not in state:
@@ -137,13 +142,13 @@ def create_app(settings: ReceiverSettings) -> FastAPI:
             log.warning(
                 "push of %d %s (the protocol says at most %d): stored", len(items), kind, limit
             )
-        if kind == "reports":
-            return store().reports.add(items, source="push")
-        return (
-            store()
-            .replies.add(items, source="push", opt_out_keywords=settings.opt_out_keywords)
-            .new
-        )
+        target = store()
+        serialize = target.engine.dialect.name == "sqlite"
+        with write_lock if serialize else contextlib.nullcontext():
+            if kind == "reports":
+                return target.reports.add(items, source="push")
+            keywords = settings.opt_out_keywords
+            return target.replies.add(items, source="push", opt_out_keywords=keywords).new
 
     async def receive(kind: str, token: str, request: Request) -> PlainTextResponse:
         try:

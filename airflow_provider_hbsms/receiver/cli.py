@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from airflow_provider_hbsms.receiver.app import (
     DEFAULT_MAX_BODY,
@@ -36,24 +37,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def app_from_environment() -> Any:
+    """The mounted app built from ``HBSMS_RECEIVER_*`` variables (one per uvicorn worker)."""
+    from airflow_provider_hbsms.store import open_store
+
+    env = os.environ
+    settings = ReceiverSettings(
+        token=env["HBSMS_RECEIVER_TOKEN"],
+        store_factory=lambda: open_store(
+            url=env.get("HBSMS_RECEIVER_STORE_URL") or None,
+            conn_id=env.get("HBSMS_RECEIVER_STORE_CONN_ID") or None,
+        ),
+        allowed_ips=[n for n in env.get("HBSMS_RECEIVER_ALLOWED_IPS", "").split(",") if n],
+        max_body=int(env.get("HBSMS_RECEIVER_MAX_BODY") or DEFAULT_MAX_BODY),
+        trust_forwarded_for=env.get("HBSMS_RECEIVER_FORWARDED_FOR") == "1",
+    )
+    return mounted(create_app(settings))
+
+
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
-
-    from airflow_provider_hbsms.store import open_store
 
     args = build_parser().parse_args(argv)
     if not args.token:
         print("hbsms-receiver: a --token (or HBSMS_RECEIVER_TOKEN) is required", file=sys.stderr)
         return 2
-    settings = ReceiverSettings(
-        token=args.token,
-        store_factory=lambda: open_store(url=args.store_url, conn_id=args.store_conn_id),
-        allowed_ips=[n for n in args.allowed_ips.split(",") if n],
-        max_body=args.max_body,
-        trust_forwarded_for=args.forwarded_for,
+    # Settings travel by environment so that every uvicorn worker process builds the same app.
+    os.environ.update(
+        {
+            "HBSMS_RECEIVER_TOKEN": args.token,
+            "HBSMS_RECEIVER_STORE_URL": args.store_url or "",
+            "HBSMS_RECEIVER_STORE_CONN_ID": args.store_conn_id or "",
+            "HBSMS_RECEIVER_ALLOWED_IPS": args.allowed_ips,
+            "HBSMS_RECEIVER_MAX_BODY": str(args.max_body),
+            "HBSMS_RECEIVER_FORWARDED_FOR": "1" if args.forwarded_for else "",
+        }
     )
-    app = mounted(create_app(settings))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        "airflow_provider_hbsms.receiver.cli:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+    )
     return 0
 
 

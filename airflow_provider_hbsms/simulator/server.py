@@ -228,6 +228,9 @@ class GatewaySimulator:
         if name == "reset":
             self.reset()
             return {}
+        if name == "backlog":
+            self.queue_reports(_backlog(int(payload["count"])), payload.get("corp_id", ""))
+            return {"queued": int(payload["count"])}
         if name == "latency":
             self.latency_ms = float(payload["ms"])
             return {"latency_ms": self.latency_ms}
@@ -235,6 +238,13 @@ class GatewaySimulator:
             self.update_account(name.removeprefix("accounts/"), **payload)
             return {}
         return None
+
+
+def _backlog(count: int) -> list[Report]:
+    """``count`` delivered reports waiting to be pulled (for drain benchmarks and tests)."""
+    from airflow_provider_hbsms.protocol.models import Report
+
+    return [Report(f"138{i:08d}", f"backlog-{i}", 0, "0", "", None) for i in range(count)]
 
 
 __all__ = ["GatewaySimulator", "SimulatorConfig"]
