@@ -153,9 +153,8 @@ def throughput(count: int) -> None:
         )
     for m in (baseline, ours, client):
         print("  " + m.line())
-    print(
-        f"  throughput ratio operator / HttpHook loop: {ours.rate / baseline.rate:.1f}x (target >= 5)"
-    )
+    ratio = ours.rate / baseline.rate
+    print(f"  throughput ratio operator / HttpHook loop: {ratio:.1f}x (target >= 5)")
     print(
         f"  client CPU per message: {client.cpu_us_per_message:.2f} µs (target <= 5); "
         f"whole operator incl. validation and ledger: {ours.cpu_us_per_message:.2f} µs"
@@ -175,9 +174,8 @@ def latency(count: int) -> None:
                 lambda f=frame, c=connections: run_campaign(f, workdir, f"lat{c}", c),
             )
             ceiling = connections * 200 / 0.030
-            print(
-                f"  {m.line()}  = {m.rate / ceiling:.2f}x the ceiling {ceiling:,.0f} msg/s (target >= 0.95)"
-            )
+            share = m.rate / ceiling
+            print(f"  {m.line()}  = {share:.2f}x the ceiling {ceiling:,.0f} msg/s (target >= 0.95)")
 
 
 def _rss_child(rows: int) -> int:
@@ -196,7 +194,8 @@ with StandIn() as standin, tempfile.TemporaryDirectory() as tmp:
     writer = None
     for start in range(0, {rows}, 100_000):
         items = chinese_items(min(100_000, {rows} - start), start)
-        table = pa.table({{"mobile": [i.mobile for i in items], "text": [i.content for i in items]}})
+        columns = {{"mobile": [i.mobile for i in items], "text": [i.content for i in items]}}
+        table = pa.table(columns)
         writer = writer or pq.ParquetWriter(path, table.schema)
         writer.write_table(table)
         del items, table
