@@ -7,45 +7,29 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
+from airflow_provider_hbsms.triggers._base import ConditionPolling
 from airflow_provider_hbsms.waiting import ReplyCondition
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 
-class HbSmsReplyTrigger(BaseTrigger):
+class HbSmsReplyTrigger(ConditionPolling, BaseTrigger):
     """Fires once matching replies are in the store (pulling them first when collecting).
 
     :param condition: ``ReplyCondition`` fields.
     :param poll_interval: seconds between checks.
     """
 
-    def __init__(self, condition: dict[str, Any], poll_interval: float = 30.0) -> None:
-        super().__init__()
-        self.condition = condition
-        self.poll_interval = poll_interval
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {"condition": self.condition, "poll_interval": self.poll_interval},
-        )
+    condition_class = ReplyCondition
+    result_key = "replies"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        condition = ReplyCondition(**self.condition)
-        while True:
-            try:
-                found = await asyncio.to_thread(condition.check)
-            except Exception as exc:
-                yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
-                return
-            if found is not None:
-                yield TriggerEvent({"status": "success", "replies": found})
-                return
-            await asyncio.sleep(self.poll_interval)
+        async for event in self.poll_until_met():
+            yield event
 
 
-class HbSmsReplyEventTrigger(BaseEventTrigger):
+class HbSmsReplyEventTrigger(ConditionPolling, BaseEventTrigger):
     """For ``AssetWatcher``: an event each time new matching replies are stored.
 
     Starts from the replies stored when it starts (or after ``after_id``); each event carries
@@ -55,16 +39,7 @@ class HbSmsReplyEventTrigger(BaseEventTrigger):
     :param poll_interval: seconds between checks.
     """
 
-    def __init__(self, condition: dict[str, Any], poll_interval: float = 30.0) -> None:
-        super().__init__()
-        self.condition = condition
-        self.poll_interval = poll_interval
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {"condition": self.condition, "poll_interval": self.poll_interval},
-        )
+    condition_class = ReplyCondition
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         condition = ReplyCondition(**self.condition)
