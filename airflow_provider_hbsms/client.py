@@ -17,10 +17,12 @@ import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NameResolutionError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util.retry import Retry
 
 from airflow_provider_hbsms.pacing import AccountPacer
@@ -62,13 +64,21 @@ _PACED_FAMILY = {
 }
 
 
+class _NotSent(Exception):
+    """The request could not leave."""
+
+
+class _MaybeSent(Exception):
+    """The request may have reached the gateway."""
+
+
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
     """True when the connection failed before any byte of the request could leave."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     reason: Any = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
-    return isinstance(reason, NewConnectionError | NameResolutionError)
+    return isinstance(reason, ConnectTimeoutError)  # NewConnectionError, NameResolutionError
 
 
 class HbSmsClient:
@@ -120,6 +130,9 @@ class HbSmsClient:
         self.rate_limit_wait = rate_limit_wait
         self.pool_size = pool_size
         self.validate = validate
+        self._headers = {**_HEADERS, "Connection": "keep-alive"}
+        self._base_path = urlsplit(self.base_url).path  # a reverse proxy's prefix, if any
+        self._urllib3_timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self._pacers = {
             endpoint: AccountPacer(
                 f"{self.base_url}|{credentials.corp_id}|{family}", directory=pacing_dir
@@ -196,8 +209,51 @@ class HbSmsClient:
     def _post(self, endpoint: Endpoint, body: bytes, submitted: int = 0) -> bytes:
         """POST ``body``; the reply body, or the transport failure as our own exception."""
         session = self._checkout(endpoint)
-        # A prepared copy of a per-endpoint template, sent through the session's adapter: the
-        # same pool and keep-alive as session.post, without re-merging settings per call.
+        try:
+            if self.base_url.startswith("http://") and not session.proxies:
+                status, reason, content = self._post_plain(session, endpoint, body)
+            else:
+                status, reason, content = self._post_adapter(session, endpoint, body)
+        except _NotSent as exc:
+            raise TransportError(endpoint, str(exc)) from None
+        except _MaybeSent as exc:
+            raise self._after_sending(endpoint, str(exc), submitted) from None
+        finally:
+            self._checkin()
+        if status != 200:
+            raise self._after_sending(endpoint, f"HTTP {status} {reason}".strip(), submitted)
+        log.debug("%s: %d bytes sent, HTTP 200", endpoint.path, len(body))
+        return content
+
+    def _post_plain(
+        self, session: requests.Session, endpoint: Endpoint, body: bytes
+    ) -> tuple[int, str, bytes]:
+        """Plain HTTP without a proxy: straight to the session adapter's urllib3 pool. The same
+        keep-alive connections as ``session.post``, without building a requests Response (about
+        a millisecond a request, as much as building a 200-message body)."""
+        pool = session.get_adapter(self.base_url).poolmanager.connection_from_url(self.base_url)
+        try:
+            response = pool.urlopen(
+                "POST",
+                self._base_path + endpoint.path,
+                body=body,
+                headers=self._headers,
+                retries=False,
+                redirect=False,
+                timeout=self._urllib3_timeout,
+                assert_same_host=False,
+            )
+        except ConnectTimeoutError as exc:  # NewConnectionError and DNS failures included
+            raise _NotSent(_describe(exc)) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _MaybeSent(_describe(exc)) from None
+        return response.status, response.reason or "", response.data or b""
+
+    def _post_adapter(
+        self, session: requests.Session, endpoint: Endpoint, body: bytes
+    ) -> tuple[int, str, bytes]:
+        """HTTPS or through a proxy: a prepared request through the session's adapter, which
+        applies TLS verification and proxy settings."""
         request = self._template(session, endpoint).copy()
         request.body = body
         request.headers["Content-Length"] = str(len(body))
@@ -207,17 +263,11 @@ class HbSmsClient:
             )
         except requests.exceptions.ConnectionError as exc:
             if _never_sent(exc):
-                raise TransportError(endpoint, _describe(exc)) from None
-            raise self._after_sending(endpoint, _describe(exc), submitted) from None
+                raise _NotSent(_describe(exc)) from None
+            raise _MaybeSent(_describe(exc)) from None
         except requests.exceptions.RequestException as exc:  # read timeout, chunked errors ...
-            raise self._after_sending(endpoint, _describe(exc), submitted) from None
-        finally:
-            self._checkin()
-        if response.status_code != 200:
-            reason = f"HTTP {response.status_code} {response.reason or ''}".strip()
-            raise self._after_sending(endpoint, reason, submitted)
-        log.debug("%s: %d bytes sent, HTTP 200", endpoint.path, len(body))
-        return response.content
+            raise _MaybeSent(_describe(exc)) from None
+        return response.status_code, response.reason or "", response.content
 
     @staticmethod
     def _after_sending(endpoint: Endpoint, reason: str, submitted: int) -> Exception:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import socket
 from decimal import Decimal
+from http.client import RemoteDisconnected
 from unittest import mock
 
 import pytest
 import requests
+from urllib3 import HTTPConnectionPool, HTTPResponse
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from airflow_provider_hbsms.client import HbSmsClient
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
@@ -34,11 +37,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _response(status: int, body: bytes) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response._content = body
-    return response
+def _response(status: int, body: bytes) -> HTTPResponse:
+    return HTTPResponse(body=body, status=status, preload_content=True)
 
 
 @pytest.fixture
@@ -47,9 +47,8 @@ def client(tmp_path) -> HbSmsClient:
 
 
 def _patch_post(client: HbSmsClient, **kwargs) -> mock.MagicMock:
-    """Replace the transport under the session (the adapter), keeping the client's own logic."""
-    patcher = mock.patch.object(client._session.get_adapter(client.base_url), "send", **kwargs)
-    return patcher.start()
+    """Replace urllib3's request under the session, keeping the client's own logic."""
+    return mock.patch.object(HTTPConnectionPool, "urlopen", autospec=True, **kwargs).start()
 
 
 @pytest.fixture(autouse=True)
@@ -69,9 +68,9 @@ def test_refused_connection_is_a_transport_error_nothing_sent(tmp_path) -> None:
 @pytest.mark.parametrize(
     "failure",
     [
-        requests.exceptions.ReadTimeout("read timed out"),
-        requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected"),
-        requests.exceptions.ChunkedEncodingError("broken"),
+        ReadTimeoutError(None, "/hSmsSend.do", "read timed out"),
+        ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")),
+        ProtocolError("Connection aborted.", RemoteDisconnected("closed")),
     ],
 )
 def test_failures_after_sending_are_unknown_and_never_retried(client, failure) -> None:
@@ -97,7 +96,7 @@ def test_balance_is_retried_on_rate_limit_and_transport_errors(client) -> None:
         client,
         side_effect=[
             _response(200, b"104"),
-            requests.exceptions.ReadTimeout("slow"),
+            ReadTimeoutError(None, "/sms_count2.do", "slow"),
             _response(200, b"ok#12.5"),
         ],
     )
@@ -114,7 +113,7 @@ def test_pull_rate_limit_waits_then_gives_up(client) -> None:
 
 
 def test_a_lost_pull_reply_is_not_retried(client) -> None:
-    post = _patch_post(client, side_effect=requests.exceptions.ReadTimeout("slow"))
+    post = _patch_post(client, side_effect=ReadTimeoutError(None, "/post_deliverMsg.do", "slow"))
     with pytest.raises(TransportError, match="may have been processed"):
         client.fetch_replies()
     assert post.call_count == 1
@@ -149,3 +148,24 @@ def test_password_stays_out_of_repr_logs_and_errors(simulator, hbsms_conn, caplo
     for text in (repr(client), repr(client.credentials), str(caught.value), caplog.text):
         assert SIM_PASSWORD not in text
         assert "s3cret%26pwd" not in text.lower()
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (requests.exceptions.ConnectTimeout("connect timed out"), TransportError),
+        (requests.exceptions.ReadTimeout("read timed out"), SendOutcomeUnknownError),
+        (requests.exceptions.ConnectionError("Connection aborted."), SendOutcomeUnknownError),
+    ],
+)
+def test_https_and_proxied_requests_go_through_the_adapter(tmp_path, failure, expected) -> None:
+    """TLS and proxies need requests' adapter; its failures are classified the same way."""
+    client = HbSmsClient("https://127.0.0.1:9", CREDS, pacing_dir=tmp_path)
+    adapter = client._session.get_adapter(client.base_url)
+    with mock.patch.object(adapter, "send", side_effect=failure) as send, pytest.raises(expected):
+        client.send_personalized(ITEMS)
+    assert send.call_count == 1
+    ok = requests.Response()
+    ok.status_code, ok._content = 200, b"0#1"
+    with mock.patch.object(adapter, "send", return_value=ok):
+        assert client.send_personalized(ITEMS).accepted == 1

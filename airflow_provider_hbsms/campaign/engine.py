@@ -158,6 +158,9 @@ class Campaign:
         self.options = options
         self.checker = RowChecker(spec)
         self.prefix = msg_id_prefix(key)
+        # Validated messages kept from plan() for send(), when the input is in memory anyway;
+        # files are read (and validated) again instead.
+        self._planned: list[Message] | None = None
 
     # ------------------------------------------------------------------ pass 1 and 2 share this
 
@@ -193,9 +196,13 @@ class Campaign:
     def plan(self) -> Plan:
         """Validate every row and count what would be sent; sends nothing."""
         plan = Plan()
+        keep: list[Message] | None = [] if self.source.in_memory else None
         for message in self._messages(plan):
             plan.messages += 1
             plan.segments += message.segments
+            if keep is not None:
+                keep.append(message)
+        self._planned = keep
         plan.valid = plan.rows - plan.invalid
         plan.batches = -(-plan.messages // self.options.batch_size)
         return plan
@@ -209,7 +216,8 @@ class Campaign:
         size = self.options.batch_size
         current: list[Message] = []
         batch_no = 0
-        for message in self._messages(None):
+        messages = self._planned if self._planned is not None else self._messages(None)
+        for message in messages:
             current.append(message)
             if len(current) == size:
                 yield self._batch(batch_no, current)

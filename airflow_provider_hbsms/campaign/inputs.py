@@ -23,10 +23,13 @@ class RowSource:
 
     :param describe: what it is, for logs and errors.
     :param chunks: a function yielding DataFrame chunks in row order.
+    :param in_memory: the rows are held in memory already (a DataFrame or a list), so keeping
+        the validated messages between the two passes costs no more than the input itself.
     """
 
     describe: str
     _chunks: Any
+    in_memory: bool = False
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         """The rows, chunk by chunk; positions run on across chunks (row 0 is the first)."""
@@ -94,7 +97,9 @@ def row_source(
     :param columns: the columns needed (Parquet reads only these).
     """
     if isinstance(value, pd.DataFrame):
-        return RowSource(f"DataFrame of {len(value)} rows", _frame_chunks(value, chunk_rows))
+        return RowSource(
+            f"DataFrame of {len(value)} rows", _frame_chunks(value, chunk_rows), in_memory=True
+        )
     path = _path_of(value)
     if path is not None:
         target = value if not isinstance(value, str | os.PathLike) else Path(path)
@@ -105,7 +110,9 @@ def row_source(
             frame = pd.DataFrame(items)
         else:
             frame = pd.DataFrame({mobile_column: items})
-        return RowSource(f"list of {len(items)} rows", _frame_chunks(frame, chunk_rows))
+        return RowSource(
+            f"list of {len(items)} rows", _frame_chunks(frame, chunk_rows), in_memory=True
+        )
     raise TypeError(
         f"unsupported input {type(value).__name__}: give a DataFrame, a list, or a path to a "
         ".parquet/.csv file"

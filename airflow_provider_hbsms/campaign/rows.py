@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import string
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from airflow_provider_hbsms.protocol.errors import (
     HbSmsValidationError,
@@ -26,9 +26,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One validated message of a campaign.
+class Message(NamedTuple):
+    """One validated message of a campaign (a named tuple: millions are made per campaign).
 
     :param row: its input row (0-based).
     :param mobile: the normalized number.

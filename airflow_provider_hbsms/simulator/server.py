@@ -165,9 +165,10 @@ class GatewaySimulator:
     async def _on_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        # Finish quietly when cancelled at shutdown: Python 3.11's stream callback re-raises a
-        # cancelled connection task's CancelledError into the loop's error log.
-        with contextlib.suppress(asyncio.CancelledError):
+        # Finish quietly when cancelled at shutdown (Python 3.11's stream callback re-raises a
+        # cancelled connection task's CancelledError into the loop's error log) or when the
+        # client hangs up while we write.
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await serve_connection(reader, writer, self._handle)
 
     async def _handle(
@@ -186,7 +187,7 @@ class GatewaySimulator:
                 return None
             elif fault.kind == "http_500":
                 return 500, "text/html", b"<html>Internal Server Error</html>"
-        reply = self.gateway.handle(method, path, body, client_ip)
+        reply = self.gateway.handle(method, target, body, client_ip)
         if fault is not None and fault.kind == "close_after_processing":
             return None
         if fault is not None and fault.kind == "malformed_reply":
@@ -217,7 +218,9 @@ class GatewaySimulator:
             reply = self.inject_reply(**payload)
             return {"mobile": reply.mobile, "time": str(reply.time)}
         if name == "faults":
-            fault = self.inject_fault(**payload)
+            # Kind parameters may come flat ({"seconds": 1}) or nested ({"params": {...}}).
+            nested = payload.pop("params", None) or {}
+            fault = self.inject_fault(**payload, **nested)
             return {"kind": fault.kind}
         if name == "clear_faults":
             self.clear_faults()

@@ -8,6 +8,8 @@ of the task reads the ledger: accepted batches are skipped; a batch left ``pendi
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,9 +20,9 @@ from airflow_provider_hbsms.store.schema import reports, send_batches, sent_mess
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
 PENDING, ACCEPTED, REJECTED, UNKNOWN = "pending", "accepted", "rejected", "unknown"
 #: States after which resending could text someone twice.
@@ -71,6 +73,17 @@ class SendLedger:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite takes one writer at a time and its busy handler sleeps the others for 1 ms,
+        # then longer; sender threads settling while the next batch is claimed would pay that
+        # on every batch. Queue this process's writers on a lock instead.
+        self._writing = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self._writing, self.engine.begin() as conn:
+            yield conn
 
     @staticmethod
     def _row(row: Any) -> LedgerBatch:
@@ -128,7 +141,7 @@ class SendLedger:
             "created_at": now,
             "updated_at": now,
         }
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             if insert_ignore(conn, send_batches, [row], ["batch_key"]):
                 self._record_messages(conn, batch_key, campaign_key, messages, now)
                 return Claim(True, None)
@@ -191,7 +204,7 @@ class SendLedger:
         self, batch_key: str, state: str, accepted: int | None = None, error: str | None = None
     ) -> None:
         """Record what the gateway said (or that nobody knows) and commit."""
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             conn.execute(
                 update(send_batches)
                 .where(send_batches.c.batch_key == batch_key)

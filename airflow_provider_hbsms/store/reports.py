@@ -191,13 +191,63 @@ class ReportStore:
             first.setdefault((row.msg_id, row.mobile), (row.err, row.fail_desc))
         return first
 
+    def _unledgered(self, conn: Connection, msg_ids: Sequence[str]) -> list[MessageStatus]:
+        """Statuses of requested msg_ids the ledger never recorded, folded from whatever
+        reports exist (segments unknown: delivered once every reported segment is); a msg_id
+        without any report is one pending message."""
+        wanted = list(dict.fromkeys(msg_ids))
+        known: set[str] = set()
+        found: dict[tuple[str, str], list[Any]] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            known.update(
+                conn.execute(
+                    select(sent_messages.c.msg_id).where(sent_messages.c.msg_id.in_(chunk))
+                ).scalars()
+            )
+            missing = [m for m in chunk if m not in known]
+            if not missing:
+                continue
+            statement = (
+                select(reports)
+                .where(reports.c.msg_id.in_(missing))
+                .order_by(reports.c.msg_id, reports.c.mobile, reports.c.sub_seq)
+            )
+            for row in conn.execute(statement):
+                found.setdefault((row.msg_id, row.mobile), []).append(row)
+        statuses = []
+        for (msg_id, mobile), rows in found.items():
+            failures = [r for r in rows if not r.delivered]
+            if failures:
+                status, err, desc = FAILED, failures[0].err, failures[0].fail_desc
+            else:
+                status, err, desc = DELIVERED, "", ""
+            segments = max(1, max(r.sub_seq for r in rows))
+            statuses.append(
+                MessageStatus(msg_id, mobile, status, err, desc, segments, len(rows), "")
+            )
+        reported = {msg_id for msg_id, _ in found}
+        statuses.extend(
+            MessageStatus(m, "", PENDING) for m in wanted if m not in known and m not in reported
+        )
+        return statuses
+
     def message_statuses(
         self, campaign_key: str | None = None, msg_ids: Sequence[str] | None = None
     ) -> list[MessageStatus]:
-        """Every sent message of a campaign (or with these msg_ids) and its folded status."""
+        """Every sent message of a campaign (or with these msg_ids) and its folded status.
+
+        A message is ``delivered`` when every segment is (or a ``sub_seq`` 0 report says so),
+        ``failed`` when any segment failed (the first failing segment gives ``err``), else
+        ``pending``. Requested ``msg_ids`` the ledger never recorded (sent by another tool,
+        say) are folded from whatever reports exist.
+        """
         with self.engine.connect() as conn:
             rows = conn.execute(self._folded(campaign_key, msg_ids)).all()
             failures = self._first_failures(conn, campaign_key, msg_ids)
+            # An unledgered message belongs to no campaign.
+            wanted_extra = msg_ids is not None and campaign_key is None
+            extra = self._unledgered(conn, msg_ids) if wanted_extra else []  # type: ignore[arg-type]
         statuses = []
         for row in rows:
             err, desc = failures.get((row.msg_id, row.mobile), ("", ""))
@@ -213,7 +263,7 @@ class ReportStore:
                     row.campaign_key,
                 )
             )
-        return statuses
+        return statuses + extra
 
     def summary(
         self, campaign_key: str | None = None, msg_ids: Sequence[str] | None = None
@@ -233,11 +283,18 @@ class ReportStore:
         ).select_from(folded)
         with self.engine.connect() as conn:
             total, n_delivered, n_failed = conn.execute(statement).one()
-            reasons = Counter(
-                " ".join(p for p in pair if p).strip() or "unknown"
-                for pair in self._first_failures(conn, campaign_key, msg_ids).values()
+            first = list(self._first_failures(conn, campaign_key, msg_ids).values())
+            extra = (
+                self._unledgered(conn, msg_ids)
+                if msg_ids is not None and campaign_key is None
+                else []
             )
         total, n_delivered, n_failed = total or 0, n_delivered or 0, n_failed or 0
+        total += len(extra)
+        n_delivered += sum(s.status == DELIVERED for s in extra)
+        n_failed += sum(s.status == FAILED for s in extra)
+        first += [(s.err, s.fail_desc) for s in extra if s.status == FAILED]
+        reasons = Counter(" ".join(p for p in pair if p).strip() or "unknown" for pair in first)
         return DeliverySummary(
             total, n_delivered, n_failed, total - n_delivered - n_failed, dict(reasons)
         )
