@@ -329,11 +329,21 @@ class HbSmsClient:
 
         Raises as ``send`` does.
         """
-        body = forms.build_personalized_body(
+        return self.send_body(Endpoint.PERSONALIZED_SEND, self.personalized_body(items), len(items))
+
+    def personalized_body(self, items: Sequence[PersonalizedItem]) -> bytes:
+        """The validated body ``send_personalized`` would post, for ``send_body``."""
+        return forms.build_personalized_body(
             self.credentials, items, channel_number=self.channel_number, validate=self.validate
         )
-        accepted = self._send(Endpoint.PERSONALIZED_SEND, body, len(items))
-        return SendResult(Endpoint.PERSONALIZED_SEND, len(items), accepted)
+
+    def send_body(
+        self, endpoint: Endpoint, body: bytes, submitted: int, corp_msg_id: str = ""
+    ) -> SendResult:
+        """Post a send body built beforehand (by ``personalized_body`` or the protocol's
+        builders); raises as ``send`` does."""
+        accepted = self._send(endpoint, body, submitted)
+        return SendResult(endpoint, submitted, accepted, corp_msg_id)
 
     def get_balance(self) -> Decimal:
         """The account balance (``/sms_count2.do``); retried while the gateway says too soon

@@ -118,9 +118,13 @@ def test_custom_keywords_and_opt_out_once(store: Store) -> None:
 
 
 def test_opt_out_shares_the_replys_transaction(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.engine.begin() as conn:
-        store.replies.add([reply("13800000001", "退订")], source="push", connection=conn)
-        raise RuntimeError("the caller's work failed")
+    def failing_unit_of_work() -> None:
+        with store.engine.begin() as conn:
+            store.replies.add([reply("13800000001", "退订")], source="push", connection=conn)
+            raise RuntimeError("the caller's work failed")
+
+    with pytest.raises(RuntimeError):
+        failing_unit_of_work()
     assert store.replies.find() == []
     assert store.opt_outs.all() == set()
 

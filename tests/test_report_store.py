@@ -54,16 +54,20 @@ def test_add_keeps_each_report_once(any_store: Store) -> None:
     assert any_store.reports.add(batch, source="pull") == 10
     assert any_store.reports.add(batch, source="push") == 0
     # A batch mixing new and already stored reports counts only the new ones.
-    assert any_store.reports.add(batch[:5] + [report("m99", "13900000000")], source="push") == 1
+    assert any_store.reports.add([*batch[:5], report("m99", "13900000000")], source="push") == 1
     assert _stored(any_store) == 11
     row = any_store.reports.rows_after(0, 1)[0]
     assert (row["source"], row["delivered"], row["corp_id"]) == ("pull", 1, "corp")
 
 
 def test_add_rolls_back_with_the_callers_transaction(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.engine.begin() as conn:
-        store.reports.add([report("m1", "13800000001")], source="push", connection=conn)
-        raise RuntimeError("the caller's work failed")
+    def failing_unit_of_work() -> None:
+        with store.engine.begin() as conn:
+            store.reports.add([report("m1", "13800000001")], source="push", connection=conn)
+            raise RuntimeError("the caller's work failed")
+
+    with pytest.raises(RuntimeError):
+        failing_unit_of_work()
     assert _stored(store) == 0
 
 

@@ -195,6 +195,9 @@ def test_balance_reply_and_pacing(simulator: GatewaySimulator) -> None:
     # The pacing clock is per account: reset it instead of sleeping.
     simulator.gateway.accounts[SIM_CORP_ID].last_balance_call = -1.0
     assert _raw(simulator, Endpoint.BALANCE.path, body) == "ok#12.5"
+    simulator.update_account(SIM_CORP_ID, balance="1e3")
+    simulator.gateway.accounts[SIM_CORP_ID].last_balance_call = -1.0
+    assert _raw(simulator, Endpoint.BALANCE.path, body) == "ok#1000"
 
 
 def test_pull_pacing_is_per_kind_and_pull_can_be_disabled(simulator: GatewaySimulator) -> None:

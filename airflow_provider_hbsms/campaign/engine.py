@@ -9,6 +9,7 @@ skipped, batches whose outcome is unknown are never resent silently.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from airflow_provider_hbsms.protocol.errors import (
     TransportError,
     ValidationProblem,
 )
+from airflow_provider_hbsms.protocol.forms import build_send_body
 from airflow_provider_hbsms.protocol.models import PersonalizedItem, SendResult
 from airflow_provider_hbsms.store.ledger import (
     ACCEPTED,
@@ -279,7 +281,11 @@ class Campaign:
                     # Claimed but never sent: settle it so a retry does not think it may be.
                     ledger.settle(batch_key(self.key, batch.batch_no), REJECTED, error="not sent")
                     break
-                in_flight[pool.submit(self._send_batch, batch, client, ledger)] = batch
+                ready = threading.Event()
+                in_flight[pool.submit(self._send_batch, batch, client, ledger, ready)] = batch
+                # Let the sender build its body and post before this thread prepares the next
+                # batch: both need the GIL, and a sender kept waiting delays every request.
+                ready.wait()
             while in_flight and failure is None:
                 failure = self._collect(in_flight, report, progress) or failure
             while in_flight:  # after a failure: let requests already sent finish
@@ -357,23 +363,33 @@ class Campaign:
         report.unknown_batches.append(batch.batch_no)
         return False
 
-    def _send_batch(self, batch: Batch, client: HbSmsClient, ledger: SendLedger) -> SendResult:
+    def _send_batch(
+        self, batch: Batch, client: HbSmsClient, ledger: SendLedger, ready: threading.Event
+    ) -> SendResult:
         key = batch_key(self.key, batch.batch_no)
         try:
-            if self.spec.kind == "bulk":
-                result = client.send(
-                    [m.mobile for m in batch.messages],
-                    self.spec.content or "",
-                    batch.msg_ids[0],
-                    self.spec.ext,
-                )
-            else:
-                result = client.send_personalized(
-                    [
-                        PersonalizedItem(m.mobile, i, m.content, m.ext)
-                        for m, i in zip(batch.messages, batch.msg_ids, strict=True)
-                    ]
-                )
+            try:
+                if self.spec.kind == "bulk":
+                    body = build_send_body(
+                        client.credentials,
+                        [m.mobile for m in batch.messages],
+                        self.spec.content or "",
+                        batch.msg_ids[0],
+                        self.spec.ext,
+                        channel_number=client.channel_number,
+                    )
+                    endpoint = Endpoint.SEND
+                else:
+                    body = client.personalized_body(
+                        [
+                            PersonalizedItem(m.mobile, i, m.content, m.ext)
+                            for m, i in zip(batch.messages, batch.msg_ids, strict=True)
+                        ]
+                    )
+                    endpoint = Endpoint.PERSONALIZED_SEND
+            finally:
+                ready.set()  # the request is about to leave: the main thread may work now
+            result = client.send_body(endpoint, body, len(batch.messages), batch.msg_ids[0])
         except SendOutcomeUnknownError as exc:
             ledger.settle(key, UNKNOWN, error=str(exc))
             raise UnknownOutcomeError(self.key, [batch.batch_no], str(exc)) from None

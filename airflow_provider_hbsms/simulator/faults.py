@@ -61,17 +61,22 @@ class FaultPlan:
             self._faults.clear()
 
     def strike(self, path: str) -> Fault | None:
-        """The fault that hits this request, if any (counting it)."""
+        """The fault that hits this request, if any (counting it).
+
+        Every matching fault counts the request towards its ``after``, even when an earlier
+        fault is the one that strikes: ``after`` is "requests since the fault was injected".
+        """
+        hit: Fault | None = None
         with self._lock:
             for fault in self._faults:
                 if fault.spent or (fault.endpoint and fault.endpoint != path):
                     continue
                 fault.seen += 1
-                if fault.seen <= fault.after:
-                    continue
-                fault.struck += 1
-                return fault
-        return None
+                if hit is None and fault.seen > fault.after:
+                    hit = fault
+            if hit is not None:
+                hit.struck += 1
+        return hit
 
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:

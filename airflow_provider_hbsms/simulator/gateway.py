@@ -278,7 +278,7 @@ class Gateway:
         state.last_balance_call = now
         if too_soon:
             return "104"
-        return f"ok#{state.balance}"
+        return f"ok#{state.balance:f}"  # plain decimal, never 1E+3
 
     def _pull(self, endpoint: Endpoint, form: dict[str, str] | None, client_ip: str) -> str:
         state = self._authenticate(form or {}, client_ip, pull=True)

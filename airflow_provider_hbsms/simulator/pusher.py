@@ -83,7 +83,8 @@ class Pusher:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=self.config.push_timeout + 5)
+        if self._thread.is_alive():  # never started when the server failed to bind
+            self._thread.join(timeout=self.config.push_timeout + 5)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -17,16 +17,16 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Connection, Table
 
-# The text form SQLAlchemy's SQLite DateTime writes (and parses back): naive, in UTC here.
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
-
 
 def _sqlite_time(value: datetime | None) -> str | None:
+    """The text form SQLAlchemy's SQLite DateTime writes and parses back
+    (``YYYY-MM-DD HH:MM:SS.ffffff``): naive, in UTC here."""
     if value is None:
         return None
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.strftime(_SQLITE_TIME)
+        value = value.astimezone(UTC)
+    # isoformat is several times faster than strftime; the slice drops any "+00:00".
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def insert_ignore(
@@ -48,14 +48,14 @@ def insert_ignore(
         placeholders = ", ".join("?" * len(columns))
         times = [c for c in columns if isinstance(table.c[c].type, DateTime)]
         if times:
-            converted: dict[int, str | None] = {}  # rows often share one timestamp object
-            rows = [
-                {
-                    **row,
-                    **{c: converted.setdefault(id(row[c]), _sqlite_time(row[c])) for c in times},
-                }
-                for row in rows
-            ]
+            converted: dict[datetime | None, str | None] = {}  # rows often share timestamps
+
+            def text(value: datetime | None) -> str | None:
+                if value not in converted:
+                    converted[value] = _sqlite_time(value)
+                return converted[value]
+
+            rows = [{**row, **{c: text(row[c]) for c in times}} for row in rows]
         values = [tuple(row[c] for c in columns) for row in rows]
         before = driver.total_changes  # type: ignore[union-attr]
         connection.exec_driver_sql(
