@@ -5,13 +5,16 @@
 The receiver runs as ``hbsms-receiver`` (uvicorn) in a subprocess with a SQLite store; client
 threads post distinct 100-report bodies over keep-alive connections, as the gateway would when
 pushing a backlog. Every push must be answered ``0`` (stored and committed). Printed: pushes/s,
-reports/s, latency p50/p99, and the ratio to 500 pushes/s.
+reports/s, latency p50/p99, the ratio to 500 pushes/s, and the receiver's CPU time per push
+(read from /proc, so on Linux only): with the client on the same machine, one receiver process
+is CPU-bound at 1 / (CPU per push).
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import socket
 import statistics
 import subprocess
@@ -44,12 +47,28 @@ def _wait_up(port: int) -> None:
     raise RuntimeError("receiver did not start")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live descendants (uvicorn workers), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            kids = [int(k) for k in children.read().split()]
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_seconds(k) for k in kids)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pushes", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=1, help="more need PostgreSQL")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (300 pushes)")
     args = parser.parse_args()
+    if args.quick:
+        args.pushes = 300
     bodies = [
         build_reports_xml(
             [Report(f"138{(p * 100 + i) % 10**8:08d}", f"r{p}-{i}", 0, "0") for i in range(100)]
@@ -89,12 +108,14 @@ def main() -> None:
                     latencies.extend(own)
 
             threads = [threading.Thread(target=client) for _ in range(args.clients)]
+            cpu_before = _cpu_seconds(receiver.pid)
             started = time.perf_counter()
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
             elapsed = time.perf_counter() - started
+            cpu = _cpu_seconds(receiver.pid) - cpu_before
         finally:
             receiver.terminate()
             receiver.wait()
@@ -107,6 +128,11 @@ def main() -> None:
     )
     print(f"{rate:,.0f} pushes/s ({rate * 100:,.0f} reports/s) = {rate / TARGET:.2f}x {TARGET}/s")
     print(f"latency p50 {cut[49] * 1000:.1f} ms, p99 {cut[98] * 1000:.1f} ms")
+    if cpu:
+        print(
+            f"receiver CPU {cpu / args.pushes * 1000:.2f} ms per push "
+            f"(one process's ceiling ~{args.pushes / cpu:,.0f} pushes/s); {os.cpu_count()} CPUs"
+        )
 
 
 if __name__ == "__main__":

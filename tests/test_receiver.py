@@ -246,3 +246,22 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path) -> None:
     assert len(acknowledged) >= 2000
     assert acknowledged - stored == set()
     assert Path(db).exists()
+
+
+def test_comments_cdata_and_undeclared_entities(client, store) -> None:
+    """Comments and CDATA are read (by the hardened parser); an entity nobody declared is
+    refused, and the predefined ones are expanded."""
+    with_markup = (
+        b"<reports><!-- pushed --><report><mobile>13800000001</mobile>"
+        b"<msg_id><![CDATA[a<1>]]></msg_id><err>0</err></report></reports>"
+    )
+    assert client.post(f"/hbsms/{TOKEN}/reports", content=with_markup).text == "0"
+    undeclared = b"<reports><report><mobile>1</mobile><msg_id>&boom;</msg_id></report></reports>"
+    assert client.post(f"/hbsms/{TOKEN}/reports", content=undeclared).status_code == 400
+    predefined = (
+        b"<reports><report><mobile>13800000002</mobile><msg_id>b&amp;c</msg_id></report></reports>"
+    )
+    assert client.post(f"/hbsms/{TOKEN}/reports", content=predefined).text == "0"
+    with store.engine.connect() as conn:
+        stored = {r.msg_id for r in conn.execute(reports.select())}
+    assert stored == {"a<1>", "b&c"}

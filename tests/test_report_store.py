@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import func, select
 
 from airflow_provider_hbsms.protocol import Report
+from airflow_provider_hbsms.protocol.models import GATEWAY_TZ
+from airflow_provider_hbsms.store import Store
+from airflow_provider_hbsms.store.db import make_engine
 from airflow_provider_hbsms.store.schema import reports, sent_messages
-
-if TYPE_CHECKING:
-    from airflow_provider_hbsms.store import Store
 
 
 def sent(store: Store, campaign: str, messages: list[tuple[str, str, int]], ext: str = "") -> None:
@@ -206,3 +205,44 @@ def test_rows_after_pages_by_id(any_store: Store) -> None:
         watermark = page[-1]["id"]
     assert seen == [f"m{i}" for i in range(25)]
     assert any_store.reports.rows_after(watermark, 10) == []
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_stores_opened_at_once_on_a_new_database(
+    request: pytest.FixtureRequest, backend: str
+) -> None:
+    """Receiver workers starting together each create the tables: none of them fails."""
+    url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "postgres_url")
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def open_and_write(n: int) -> None:
+        barrier.wait()
+        try:
+            engine = make_engine(url)
+            Store(engine).reports.add([report(f"m{n}", "13800000001")], source="push")
+            engine.dispose()
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    engine = make_engine(url)
+    assert _stored(Store(engine)) == 6
+    engine.dispose()
+
+
+def test_report_times_are_kept_in_utc(any_store: Store) -> None:
+    china = datetime(2026, 1, 2, 8, 0, 0, tzinfo=GATEWAY_TZ)
+    any_store.reports.add([Report("13800000001", "m1", 0, "0", "", china)], source="pull")
+    stored = any_store.reports.rows_after(0, 1)[0]["report_time"]
+    if stored.tzinfo is None:  # SQLite hands back naive UTC
+        stored = stored.replace(tzinfo=UTC)
+    assert stored == china
+    assert stored.astimezone(UTC).hour == 0

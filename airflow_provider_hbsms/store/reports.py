@@ -112,7 +112,8 @@ class ReportStore:
                 "err": r.err,
                 "fail_desc": r.fail_desc,
                 "delivered": 1 if r.delivered else 0,
-                "report_time": r.report_time.astimezone(UTC) if r.report_time else None,
+                # Aware times: insert_ignore writes them in UTC on every database.
+                "report_time": r.report_time,
                 "corp_id": r.corp_id,
                 "received_at": now,
                 "source": source,
