@@ -18,7 +18,6 @@ from airflow_provider_hbsms.protocol.errors import (
     UnexpectedReplyError,
 )
 from airflow_provider_hbsms.store.pulls import GATEWAY_RETENTION
-from airflow_provider_hbsms.store.schema import dead_letters
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -155,13 +154,4 @@ class Collector:
 
     def _dead_letter(self, kind: str, exc: UnexpectedReplyError) -> None:
         log.error("Unreadable %s pull kept as a dead letter: %s", kind, exc)
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                dead_letters.insert().values(
-                    kind=kind,
-                    source="pull",
-                    body=exc.body,
-                    error=str(exc),
-                    received_at=datetime.now(UTC),
-                )
-            )
+        self.store.keep_dead_letter(kind, "pull", exc.body, str(exc))

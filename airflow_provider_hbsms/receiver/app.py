@@ -14,7 +14,6 @@ import ipaddress
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
@@ -29,7 +28,6 @@ from airflow_provider_hbsms.protocol.xmlcodec import (
     parse_reports,
 )
 from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
-from airflow_provider_hbsms.store.schema import dead_letters
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -116,14 +114,6 @@ def create_app(settings: ReceiverSettings) -> FastAPI:
             if not any(address in n for n in networks):
                 raise _Refused(403, f"caller {address} not allowed")
 
-    def keep_dead_letter(kind: str, body: bytes, error: str) -> None:
-        with store().engine.begin() as conn:
-            conn.execute(
-                dead_letters.insert().values(
-                    kind=kind, source="push", body=body, error=error, received_at=datetime.now(UTC)
-                )
-            )
-
     def ingest(kind: str, body: bytes) -> int:
         """Parse and commit; the count of new items. Raises _Refused for bodies to refuse."""
         try:
@@ -136,7 +126,7 @@ def create_app(settings: ReceiverSettings) -> FastAPI:
         except UnsafeXmlError as exc:
             raise _Refused(400, f"unsafe XML: {exc}") from None
         except MalformedXmlError as exc:
-            keep_dead_letter(kind, body, str(exc))
+            store().keep_dead_letter(kind, "push", body, str(exc))
             raise _Refused(400, f"malformed: {exc}") from None
         if len(items) > limit:
             log.warning(

@@ -59,6 +59,20 @@ class Store:
 
         return OptOutList(self.engine)
 
+    def keep_dead_letter(self, kind: str, source: str, body: bytes, error: str) -> None:
+        """Keep a body that arrived but could not be read (``hbsms_dead_letters``): what the
+        gateway handed over must never be lost, even when it cannot be parsed."""
+        from datetime import UTC, datetime
+
+        from airflow_provider_hbsms.store.schema import dead_letters
+
+        with self.engine.begin() as conn:
+            conn.execute(
+                dead_letters.insert().values(
+                    kind=kind, source=source, body=body, error=error, received_at=datetime.now(UTC)
+                )
+            )
+
     @cached_property
     def pulls(self) -> PullState:
         from airflow_provider_hbsms.store.pulls import PullState
