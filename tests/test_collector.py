@@ -61,7 +61,7 @@ def test_pending_until_every_segment_is_reported(store) -> None:
         content_hash="h",
         submitted=1,
         segments=3,
-        messages=[{"msg_id": "m", "mobile": "13800000000", "ext": "", "segments": 3}],
+        messages=[("m", "13800000000", "", 3)],
     )
     store.reports.add(
         [Report("13800000000", "m", 1, "0"), Report("13800000000", "m", 2, "0")], "push"

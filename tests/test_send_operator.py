@@ -250,3 +250,28 @@ def test_mapped_shards_share_a_postgres_ledger(simulator, hbsms_conn, postgres_u
     counts = Counter(m.mobile for m in simulator.received())
     assert len(counts) == 1200
     assert set(counts.values()) == {1}
+
+
+def test_four_connections_fault_then_retry_sends_every_number_once(
+    simulator, hbsms_conn, store
+) -> None:
+    """With 4 requests in flight, a dropped connection stops the campaign; requests already out
+    finish and are settled, bodies not yet posted are given back, and the retry sends exactly
+    what is missing."""
+    frame = customers(4000)  # 20 batches
+    simulator.inject_fault("close_after_processing", endpoint="/hSmsSend.do", after=9)
+    with pytest.raises(UnknownOutcomeError) as caught:
+        personalized(frame, store, connections=4).execute(context())
+    assert len(caught.value.batches) == 1
+    first_try = len(simulator.received())
+    assert 2000 <= first_try < 4000  # ten requests processed, a few more may have been out
+
+    with pytest.raises(UnknownOutcomeError) as again:  # the unknown batch is not resent
+        personalized(frame, store, connections=4).execute(context())
+    assert again.value.batches == caught.value.batches
+    counts = Counter(m.mobile for m in simulator.received())
+    assert len(counts) == 4000
+    assert set(counts.values()) == {1}
+    ledger = store.ledger.batches("d/send/" + RUN)
+    states = Counter(b.state for b in ledger.values())
+    assert states == {"accepted": 19, "unknown": 1}

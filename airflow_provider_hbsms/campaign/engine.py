@@ -9,16 +9,15 @@ skipped, batches whose outcome is unknown are never resent silently.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_hbsms.campaign.keys import batch_key, content_hash, msg_id_prefix
-from airflow_provider_hbsms.campaign.rows import Message, MessageSpec, RowChecker
-from airflow_provider_hbsms.protocol.endpoints import MAX_BATCH, Endpoint
+from airflow_provider_hbsms.campaign.lanes import NotSent, Outcome, SendLanes
+from airflow_provider_hbsms.campaign.rows import Messages, MessageSpec, RowChecker
+from airflow_provider_hbsms.protocol.endpoints import MAX_BATCH, WIRE_ENCODING, Endpoint
 from airflow_provider_hbsms.protocol.errors import (
     GatewayError,
     HbSmsError,
@@ -27,13 +26,18 @@ from airflow_provider_hbsms.protocol.errors import (
     TransportError,
     ValidationProblem,
 )
-from airflow_provider_hbsms.protocol.forms import build_send_body
-from airflow_provider_hbsms.protocol.models import PersonalizedItem, SendResult
+from airflow_provider_hbsms.protocol.forms import (
+    build_send_body,
+    join_send_param_columns,
+    personalized_body,
+)
+from airflow_provider_hbsms.protocol.models import SendResult
 from airflow_provider_hbsms.store.ledger import (
     ACCEPTED,
     MAY_HAVE_BEEN_SENT,
     REJECTED,
     UNKNOWN,
+    Settlement,
 )
 
 if TYPE_CHECKING:
@@ -120,10 +124,12 @@ class Batch:
     """One request's worth of messages."""
 
     batch_no: int
-    messages: list[Message]
+    messages: Messages
     msg_ids: list[str]
     segments: int
     content_hash: str
+    #: the batch as it goes on the wire (personalized: the GBK ``send_param``).
+    wire: bytes
 
 
 @dataclass
@@ -162,48 +168,54 @@ class Campaign:
         self.prefix = msg_id_prefix(key)
         # Validated messages kept from plan() for send(), when the input is in memory anyway;
         # files are read (and validated) again instead.
-        self._planned: list[Message] | None = None
+        self._planned: list[Messages] | None = None
 
     # ------------------------------------------------------------------ pass 1 and 2 share this
 
-    def _messages(self, plan: Plan | None) -> Iterator[Message]:
-        """Valid, wanted messages in input order; counts into ``plan`` when given."""
+    def _valid_chunks(self, plan: Plan | None) -> Iterator[Messages]:
+        """Valid, wanted messages in input order, chunk by chunk; counts into ``plan``."""
         seen: set[str] = set()
         dedupe = self.options.dedupe and self.spec.kind == "bulk"
         opt_outs = self.options.opt_outs
         first_row = 0
         for chunk in self.source.chunks():
-            for item in self.checker.messages(chunk, first_row):
-                if isinstance(item, ValidationProblem):
-                    if plan is not None:
-                        plan.invalid += 1
-                        if len(plan.problems) < self.options.max_listed_problems:
-                            plan.problems.append(item)
-                    continue
-                if item.mobile in opt_outs:
-                    if plan is not None:
-                        plan.opted_out += 1
-                    continue
-                if dedupe:
-                    if item.mobile in seen:
-                        if plan is not None:
-                            plan.duplicates += 1
-                        continue
-                    seen.add(item.mobile)
-                yield item
+            valid, problems = self.checker.check(chunk, first_row)
             first_row += len(chunk)
+            if plan is not None and problems:
+                plan.invalid += len(problems)
+                room = self.options.max_listed_problems - len(plan.problems)
+                plan.problems.extend(problems[: max(room, 0)])
+            if opt_outs:
+                keep = [m not in opt_outs for m in valid.mobiles]
+                dropped = keep.count(False)
+                if dropped:
+                    valid = valid.where(keep)
+                    if plan is not None:
+                        plan.opted_out += dropped
+            if dedupe:
+                keep = []
+                for mobile in valid.mobiles:
+                    keep.append(mobile not in seen)
+                    seen.add(mobile)
+                dropped = keep.count(False)
+                if dropped:
+                    valid = valid.where(keep)
+                    if plan is not None:
+                        plan.duplicates += dropped
+            if len(valid):
+                yield valid
         if plan is not None:
             plan.rows = first_row
 
     def plan(self) -> Plan:
         """Validate every row and count what would be sent; sends nothing."""
         plan = Plan()
-        keep: list[Message] | None = [] if self.source.in_memory else None
-        for message in self._messages(plan):
-            plan.messages += 1
-            plan.segments += message.segments
+        keep: list[Messages] | None = [] if self.source.in_memory else None
+        for valid in self._valid_chunks(plan):
+            plan.messages += len(valid)
+            plan.segments += sum(valid.segments)
             if keep is not None:
-                keep.append(message)
+                keep.append(valid)
         self._planned = keep
         plan.valid = plan.rows - plan.invalid
         plan.batches = -(-plan.messages // self.options.batch_size)
@@ -216,31 +228,57 @@ class Campaign:
     def batches(self) -> Iterator[Batch]:
         """The campaign's batches, the same on every pass and every retry."""
         size = self.options.batch_size
-        current: list[Message] = []
+        parts: list[Messages] = []
+        held = 0
         batch_no = 0
-        messages = self._planned if self._planned is not None else self._messages(None)
-        for message in messages:
-            current.append(message)
-            if len(current) == size:
-                yield self._batch(batch_no, current)
-                batch_no += 1
-                current = []
-        if current:
-            yield self._batch(batch_no, current)
+        chunks = self._planned if self._planned is not None else self._valid_chunks(None)
+        for chunk in chunks:
+            start = 0
+            while start < len(chunk):
+                take = min(size - held, len(chunk) - start)
+                parts.append(chunk.slice(start, start + take))
+                held += take
+                start += take
+                if held == size:
+                    yield self._batch(batch_no, Messages.concat(parts))
+                    batch_no += 1
+                    parts, held = [], 0
+        if parts:
+            yield self._batch(batch_no, Messages.concat(parts))
 
-    def _batch(self, batch_no: int, messages: list[Message]) -> Batch:
+    def _batch(self, batch_no: int, messages: Messages) -> Batch:
         if self.spec.kind == "bulk":
             corp_msg_id = f"{self.prefix}-{batch_no}"
             msg_ids = [corp_msg_id] * len(messages)
-            parts = [m.mobile for m in messages] + [self.spec.content or "", self.spec.ext]
+            content, ext = self.spec.content or "", self.spec.ext
+            wire = "\n".join([*messages.mobiles, content, ext])
         else:
-            msg_ids = [m.msg_id or f"{self.prefix}-{m.row}" for m in messages]
-            parts = [
-                f"{m.mobile}|{i}|{m.ext}|{m.content}"
-                for m, i in zip(messages, msg_ids, strict=True)
+            prefix = self.prefix
+            msg_ids = [
+                i or f"{prefix}-{r}" for i, r in zip(messages.msg_ids, messages.rows, strict=True)
             ]
-        segments = sum(m.segments for m in messages)
-        return Batch(batch_no, messages, msg_ids, segments, content_hash(parts))
+            # Rows were validated (RowChecker): join them straight into the wire format.
+            wire = join_send_param_columns(
+                messages.mobiles, msg_ids, messages.exts, messages.contents
+            )
+        encoded = wire.encode(WIRE_ENCODING)
+        segments = sum(messages.segments)
+        return Batch(batch_no, messages, msg_ids, segments, content_hash(encoded), encoded)
+
+    def _body(self, batch: Batch, client: HbSmsClient) -> tuple[Endpoint, bytes]:
+        """The request of a batch whose rows the RowChecker validated already."""
+        if self.spec.kind == "bulk":
+            body = build_send_body(
+                client.credentials,
+                batch.messages.mobiles,
+                self.spec.content or "",
+                batch.msg_ids[0],
+                self.spec.ext,
+                validate=False,
+            )
+            return Endpoint.SEND, body
+        body = personalized_body(client.credentials, batch.wire, len(batch.messages))
+        return Endpoint.PERSONALIZED_SEND, body
 
     # ------------------------------------------------------------------ sending
 
@@ -254,75 +292,98 @@ class Campaign:
     ) -> SendReport:
         """Send every batch not yet accepted, in order, through the ledger.
 
-        Stops at the first batch whose outcome is unknown or that the gateway refuses; pauses
-        (``paused_until``) when the send window closes.
+        This thread claims each batch (a committed ledger write) and builds its body while
+        ``connections`` lanes post the bodies prepared before; it settles what the lanes
+        report. Stops at the first batch whose outcome is unknown or that the gateway refuses;
+        pauses (``paused_until``) when the send window closes.
 
         :raises UnknownOutcomeError: batches may have been sent; they were not resent.
         :raises CampaignError: the gateway refused a batch (the error says which and why).
         """
         report = SendReport()
         progress = _Progress(self.key, total_batches)
-
-        pool = ThreadPoolExecutor(self.options.connections, thread_name_prefix="hbsms-send")
-        in_flight: dict[Future[SendResult], Batch] = {}
-        failure: BaseException | None = None
+        lanes: SendLanes[Batch] = SendLanes(client, self.options.connections)
+        failures: list[BaseException] = []
+        # Outcomes counted but not yet written: they ride along in the next claim's
+        # transaction (one commit per batch instead of two).
+        unsettled: list[Settlement] = []
         try:
             for batch in self.batches():
+                unsettled += self._account(lanes.finished(), report, progress, failures)
+                if lanes.failed or failures:
+                    break
                 if window is not None and not window.is_open(clock()):
                     report.paused_until = window.next_open(clock())
                     log.info("Send window %s closed: pausing", window.describe())
                     break
-                # Claiming (a committed ledger write) overlaps the requests in flight.
-                if not self._ready_to_send(batch, ledger, report):
+                ready = self._ready_to_send(batch, ledger, report, unsettled)
+                unsettled = []
+                if not ready:
                     continue
-                while len(in_flight) >= self.options.connections and failure is None:
-                    failure = self._collect(in_flight, report, progress)
-                if failure is not None:
-                    # Claimed but never sent: settle it so a retry does not think it may be.
-                    ledger.settle(batch_key(self.key, batch.batch_no), REJECTED, error="not sent")
+                try:
+                    endpoint, body = self._body(batch, client)
+                except HbSmsError as exc:
+                    ledger.settle(batch_key(self.key, batch.batch_no), REJECTED, error=str(exc))
+                    failures.append(exc)
                     break
-                ready = threading.Event()
-                in_flight[pool.submit(self._send_batch, batch, client, ledger, ready)] = batch
-                # Let the sender build its body and post before this thread prepares the next
-                # batch: both need the GIL, and a sender kept waiting delays every request.
-                ready.wait()
-            while in_flight and failure is None:
-                failure = self._collect(in_flight, report, progress) or failure
-            while in_flight:  # after a failure: let requests already sent finish
-                self._collect(in_flight, report, progress)
+                lanes.submit(batch, endpoint, body, len(batch.messages), batch.msg_ids[0])
         finally:
-            pool.shutdown(wait=True)
-        if failure is not None:
-            raise failure
+            # Requests already posted are answered and settled before anything is raised.
+            unsettled += self._account(list(lanes.drain()), report, progress, failures)
+            lanes.close()
+            ledger.settle_many(unsettled)
+        if failures:
+            raise failures[0]
         if report.unknown_batches:
             raise UnknownOutcomeError(self.key, sorted(report.unknown_batches))
         return report
 
-    def _collect(
-        self, in_flight: dict[Future[SendResult], Batch], report: SendReport, progress: _Progress
-    ) -> BaseException | None:
-        """Wait for a batch to finish; count it (here, in one thread) or return its error."""
-        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        failure = None
-        for future in done:
-            batch = in_flight.pop(future)
-            error = future.exception()
-            if error is not None:
-                if isinstance(error, UnknownOutcomeError):
-                    report.unknown_batches.append(batch.batch_no)
-                failure = failure or error
-                continue
-            result = future.result()
-            report.batches_sent += 1
-            report.submitted += result.submitted
-            report.accepted += result.accepted
-            report.dropped += result.dropped
-            report.segments_sent += batch.segments
-            progress.tick(report)
-        return failure
+    def _account(
+        self,
+        outcomes: list[Outcome[Batch]],
+        report: SendReport,
+        progress: _Progress,
+        failures: list[BaseException],
+    ) -> list[Settlement]:
+        """Count what the lanes report; return what the ledger must record for it."""
+        settled: list[Settlement] = []
+        for outcome in outcomes:
+            batch, result = outcome.tag, outcome.result
+            key = batch_key(self.key, batch.batch_no)
+            if isinstance(result, SendResult):
+                settled.append(Settlement(key, ACCEPTED, accepted=result.accepted))
+                report.batches_sent += 1
+                report.submitted += result.submitted
+                report.accepted += result.accepted
+                report.dropped += result.dropped
+                report.segments_sent += batch.segments
+                progress.tick(report)
+            elif isinstance(result, NotSent):
+                # Claimed but never posted: settled so a retry does not think it may be sent.
+                settled.append(Settlement(key, REJECTED, error="not sent"))
+            elif isinstance(result, SendOutcomeUnknownError):
+                settled.append(Settlement(key, UNKNOWN, error=str(result)))
+                report.unknown_batches.append(batch.batch_no)
+                failures.append(UnknownOutcomeError(self.key, [batch.batch_no], str(result)))
+            elif isinstance(result, GatewayError | TransportError):
+                settled.append(Settlement(key, REJECTED, error=str(result)))
+                error = CampaignError(
+                    f"campaign {self.key!r}: batch {batch.batch_no} was not accepted: {result}"
+                )
+                error.__cause__ = result
+                failures.append(error)
+            else:
+                # Anything else leaves the outcome open: never resent silently.
+                settled.append(Settlement(key, UNKNOWN, error=repr(result)))
+                report.unknown_batches.append(batch.batch_no)
+                failures.append(result)
+        return settled
 
-    def _ready_to_send(self, batch: Batch, ledger: SendLedger, report: SendReport) -> bool:
-        """Claim the batch in the ledger; False (and counted) when it must not be sent."""
+    def _ready_to_send(
+        self, batch: Batch, ledger: SendLedger, report: SendReport, settle: list[Settlement]
+    ) -> bool:
+        """Claim the batch in the ledger (writing ``settle`` first, in the same transaction);
+        False (and counted) when it must not be sent."""
         claim = ledger.claim(
             batch_key=batch_key(self.key, batch.batch_no),
             campaign_key=self.key,
@@ -333,11 +394,17 @@ class Campaign:
             content_hash=batch.content_hash,
             submitted=len(batch.messages),
             segments=batch.segments,
-            messages=[
-                {"msg_id": i, "mobile": m.mobile, "ext": m.ext, "segments": m.segments}
-                for m, i in zip(batch.messages, batch.msg_ids, strict=True)
-            ],
+            messages=list(
+                zip(
+                    batch.msg_ids,
+                    batch.messages.mobiles,
+                    batch.messages.exts,
+                    batch.messages.segments,
+                    strict=True,
+                )
+            ),
             resend=self.options.resend_unknown,
+            settle=settle,
         )
         existing = claim.existing
         if claim.granted:
@@ -362,47 +429,6 @@ class Campaign:
             return False
         report.unknown_batches.append(batch.batch_no)
         return False
-
-    def _send_batch(
-        self, batch: Batch, client: HbSmsClient, ledger: SendLedger, ready: threading.Event
-    ) -> SendResult:
-        key = batch_key(self.key, batch.batch_no)
-        try:
-            try:
-                if self.spec.kind == "bulk":
-                    body = build_send_body(
-                        client.credentials,
-                        [m.mobile for m in batch.messages],
-                        self.spec.content or "",
-                        batch.msg_ids[0],
-                        self.spec.ext,
-                        channel_number=client.channel_number,
-                    )
-                    endpoint = Endpoint.SEND
-                else:
-                    body = client.personalized_body(
-                        [
-                            PersonalizedItem(m.mobile, i, m.content, m.ext)
-                            for m, i in zip(batch.messages, batch.msg_ids, strict=True)
-                        ]
-                    )
-                    endpoint = Endpoint.PERSONALIZED_SEND
-            finally:
-                ready.set()  # the request is about to leave: the main thread may work now
-            result = client.send_body(endpoint, body, len(batch.messages), batch.msg_ids[0])
-        except SendOutcomeUnknownError as exc:
-            ledger.settle(key, UNKNOWN, error=str(exc))
-            raise UnknownOutcomeError(self.key, [batch.batch_no], str(exc)) from None
-        except (GatewayError, TransportError) as exc:
-            ledger.settle(key, REJECTED, error=str(exc))
-            raise CampaignError(
-                f"campaign {self.key!r}: batch {batch.batch_no} was not accepted: {exc}"
-            ) from exc
-        except HbSmsValidationError as exc:
-            ledger.settle(key, REJECTED, error=str(exc))
-            raise
-        ledger.settle(key, ACCEPTED, accepted=result.accepted)
-        return result
 
 
 class _Progress:

@@ -34,10 +34,6 @@ def msg_id_prefix(campaign: str) -> str:
     return _digest(campaign, size=12)
 
 
-def content_hash(parts: list[str]) -> str:
-    """Hash of a batch's content (numbers and texts), to notice input that changed on retry."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()
+def content_hash(wire: bytes) -> str:
+    """Hash of a batch as sent (numbers and texts), to notice input that changed on retry."""
+    return hashlib.sha256(wire).hexdigest()

@@ -117,6 +117,19 @@ def join_send_param(items: Sequence[PersonalizedItem]) -> str:
     return ITEM_SEPARATOR.join(f"{i.mobile}{s}{i.msg_id}{s}{i.ext}{s}{i.content}" for i in items)
 
 
+def join_send_param_columns(
+    mobiles: Sequence[str], msg_ids: Sequence[str], exts: Sequence[str], contents: Sequence[str]
+) -> str:
+    """``join_send_param`` over the items' fields given column by column."""
+    s = FIELD_SEPARATOR
+    return ITEM_SEPARATOR.join(
+        [
+            f"{m}{s}{i}{s}{e}{s}{c}"
+            for m, i, e, c in zip(mobiles, msg_ids, exts, contents, strict=True)
+        ]
+    )
+
+
 def _plainly_valid(item: PersonalizedItem, ext_room: int) -> bool:
     """The common case in one cheap test: every field already in its final, valid form.
 
@@ -183,13 +196,23 @@ def build_personalized_body(
         for item in items:  # name the item and the characters
             check_content(item.content, personalized=True)
         raise
+    return personalized_body(credentials, encoded, len(items))
+
+
+def personalized_body(credentials: Credentials, send_param: bytes, total_count: int) -> bytes:
+    """A personalized body around a ``send_param`` joined and GBK-encoded beforehand, for
+    callers that validated their items already (the campaign engine).
+
+    :param send_param: ``join_send_param(items)`` encoded as GBK.
+    :param total_count: how many items it joins.
+    """
     return encode_form(
         (
             ("corp_id", credentials.corp_id),
             ("corp_pwd", credentials.corp_pwd),
             ("corp_service", credentials.corp_service),
-            ("total_count", str(len(items))),
-            ("send_param", encoded),
+            ("total_count", str(total_count)),
+            ("send_param", send_param),
             ("ctrl_param", "1"),
         )
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from airflow_provider_hbsms.store.schema import reports, send_batches, sent_messages
 from airflow_provider_hbsms.store.upsert import insert_ignore
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from sqlalchemy import Connection, Engine
+
+#: Rows per multi-row INSERT: 7 parameters each stays under SQLite's oldest limit (999).
+_ROWS_PER_INSERT = 140
 
 PENDING, ACCEPTED, REJECTED, UNKNOWN = "pending", "accepted", "rejected", "unknown"
 #: States after which resending could text someone twice.
@@ -63,6 +66,22 @@ class Claim:
 
     granted: bool
     existing: LedgerBatch | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What the gateway said about a batch (or that nobody knows).
+
+    :param batch_key: the batch.
+    :param state: accepted, rejected or unknown.
+    :param accepted: the gateway's ``N``.
+    :param error: why it was rejected or is unknown.
+    """
+
+    batch_key: str
+    state: str
+    accepted: int | None = None
+    error: str | None = None
 
 
 class SendLedger:
@@ -116,8 +135,9 @@ class SendLedger:
         content_hash: str,
         submitted: int,
         segments: int,
-        messages: Sequence[dict[str, Any]],
+        messages: Sequence[tuple[str, str, str, int]],
         resend: bool = False,
+        settle: Sequence[Settlement] = (),
     ) -> Claim:
         """Claim a batch for sending and commit, with its messages, before the request leaves.
 
@@ -125,7 +145,9 @@ class SendLedger:
         ``resend=True``, a pending/unknown one. The database decides between concurrent
         claimants: only one attempt can win a batch.
 
-        :param messages: rows for ``hbsms_sent_messages`` (msg_id, mobile, ext, segments).
+        :param messages: ``(msg_id, mobile, ext, segments)`` of each message, for
+            ``hbsms_sent_messages``.
+        :param settle: other batches' outcomes, recorded first in the same transaction.
         """
         now = datetime.now(UTC)
         row = {
@@ -142,6 +164,7 @@ class SendLedger:
             "updated_at": now,
         }
         with self._transaction() as conn:
+            self._record_settlements(conn, settle)
             if insert_ignore(conn, send_batches, [row], ["batch_key"]):
                 self._record_messages(conn, batch_key, campaign_key, messages, now)
                 return Claim(True, None)
@@ -179,37 +202,58 @@ class SendLedger:
         conn: Any,
         batch_key: str,
         campaign_key: str,
-        messages: Sequence[dict[str, Any]],
+        messages: Sequence[tuple[str, str, str, int]],
         now: datetime,
     ) -> None:
-        """Insert a batch's messages (duplicates ignored) through the driver's executemany:
-        SQLAlchemy's per-row parameter processing would cost more than the insert itself."""
+        """Insert a batch's messages (duplicates ignored) in multi-row INSERTs at the driver
+        level: SQLAlchemy's per-row parameter processing, or an executemany's per-row round trip
+        (PostgreSQL) and per-row statement step (SQLite), would cost more than the rows."""
         if not messages:
             return
         marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         # SQLite stores timestamps as text; hand it the format SQLAlchemy itself writes.
         stamp: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else now
         columns = "msg_id, mobile, ext, segments, batch_key, campaign_key, sent_at"
-        sql = (
-            f"INSERT INTO {sent_messages.name} ({columns}) VALUES ({', '.join([marker] * 7)}) "
-            "ON CONFLICT (msg_id, mobile) DO NOTHING"
-        )
-        rows = [
-            (m["msg_id"], m["mobile"], m["ext"], m["segments"], batch_key, campaign_key, stamp)
-            for m in messages
-        ]
-        conn.exec_driver_sql(sql, rows)
+        row = f"({', '.join([marker] * 7)})"
+        for start in range(0, len(messages), _ROWS_PER_INSERT):
+            part = messages[start : start + _ROWS_PER_INSERT]
+            sql = (
+                f"INSERT INTO {sent_messages.name} ({columns}) "
+                f"VALUES {', '.join([row] * len(part))} ON CONFLICT (msg_id, mobile) DO NOTHING"
+            )
+            values = tuple(v for m in part for v in (*m, batch_key, campaign_key, stamp))
+            conn.exec_driver_sql(sql, values)
 
     def settle(
         self, batch_key: str, state: str, accepted: int | None = None, error: str | None = None
     ) -> None:
         """Record what the gateway said (or that nobody knows) and commit."""
-        with self._transaction() as conn:
-            conn.execute(
-                update(send_batches)
-                .where(send_batches.c.batch_key == batch_key)
-                .values(state=state, accepted=accepted, error=error, updated_at=datetime.now(UTC))
-            )
+        self.settle_many([Settlement(batch_key, state, accepted, error)])
+
+    def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        """Settle several batches in one transaction."""
+        if settlements:
+            with self._transaction() as conn:
+                self._record_settlements(conn, settlements)
+
+    @staticmethod
+    def _record_settlements(conn: Connection, settlements: Sequence[Settlement]) -> None:
+        if not settlements:
+            return
+        conn.execute(
+            update(send_batches)
+            .where(send_batches.c.batch_key == bindparam("key"))
+            .values(
+                state=bindparam("state"),
+                accepted=bindparam("accepted"),
+                error=bindparam("error"),
+                updated_at=datetime.now(UTC),
+            ),
+            [
+                {"key": s.batch_key, "state": s.state, "accepted": s.accepted, "error": s.error}
+                for s in settlements
+            ],
+        )
 
     def reconcile_from_reports(self, batch_key: str, campaign_key: str) -> bool:
         """Settle a pending/unknown batch as accepted if any of its messages has a delivery

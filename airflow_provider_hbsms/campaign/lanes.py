@@ -1,0 +1,130 @@
+"""Sender threads: each keeps one connection busy with bodies prepared ahead of time.
+
+The campaign's own thread claims batches in the ledger and builds their bodies; the lanes only
+post. A lane takes the next prepared body the moment its previous request is answered, so with
+``n`` lanes exactly ``n`` requests are in flight while claiming, body building and settling run
+beside them instead of between them. After the first failure no lane posts again: bodies still
+queued come back as not sent.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_provider_hbsms.client import HbSmsClient
+    from airflow_provider_hbsms.protocol.endpoints import Endpoint
+    from airflow_provider_hbsms.protocol.models import SendResult
+
+Tag = TypeVar("Tag")
+
+
+class NotSent:
+    """A body that was never posted because another request failed first."""
+
+    def __repr__(self) -> str:
+        return "NOT_SENT"
+
+
+NOT_SENT = NotSent()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Generic[Tag]):
+    """What became of one posted (or not posted) body.
+
+    :param tag: the caller's handle on the body (its batch).
+    :param result: the gateway's answer, the error raised, or ``NOT_SENT``.
+    """
+
+    tag: Tag
+    result: SendResult | BaseException | NotSent
+
+
+@dataclass(frozen=True, slots=True)
+class _Work(Generic[Tag]):
+    tag: Tag
+    endpoint: Endpoint
+    body: bytes
+    submitted: int
+    corp_msg_id: str
+
+
+class SendLanes(Generic[Tag]):
+    """``lanes`` threads posting prepared bodies through one client.
+
+    :param client: the client (its connection pool is shared by the lanes).
+    :param lanes: requests in flight at once.
+    """
+
+    def __init__(self, client: HbSmsClient, lanes: int) -> None:
+        self.client = client
+        # Room for one prepared body per lane: enough to never leave a lane idle, few enough
+        # that a failure leaves little claimed-but-unsent work to give back.
+        self._work: queue.Queue[_Work[Tag] | None] = queue.Queue(maxsize=lanes)
+        self._outcomes: queue.Queue[Outcome[Tag]] = queue.Queue()
+        self._failed = threading.Event()
+        self._pending = 0
+        self._threads = [
+            threading.Thread(target=self._run, name=f"hbsms-send-{n}", daemon=True)
+            for n in range(lanes)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def failed(self) -> bool:
+        """A request has failed: nothing more will be posted."""
+        return self._failed.is_set()
+
+    def submit(
+        self, tag: Tag, endpoint: Endpoint, body: bytes, submitted: int, corp_msg_id: str = ""
+    ) -> None:
+        """Queue a body; blocks while every lane has one waiting already."""
+        self._work.put(_Work(tag, endpoint, body, submitted, corp_msg_id))
+        self._pending += 1
+
+    def finished(self) -> list[Outcome[Tag]]:
+        """The outcomes available now, without waiting."""
+        done: list[Outcome[Tag]] = []
+        while True:
+            try:
+                done.append(self._outcomes.get_nowait())
+            except queue.Empty:
+                break
+        self._pending -= len(done)
+        return done
+
+    def drain(self) -> Iterator[Outcome[Tag]]:
+        """Every remaining outcome, as each arrives."""
+        while self._pending:
+            outcome = self._outcomes.get()
+            self._pending -= 1
+            yield outcome
+
+    def close(self) -> None:
+        """Let the lanes finish what is queued, then stop them."""
+        for _ in self._threads:
+            self._work.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _run(self) -> None:
+        while (work := self._work.get()) is not None:
+            result: SendResult | BaseException | NotSent
+            if self._failed.is_set():
+                result = NOT_SENT
+            else:
+                try:
+                    result = self.client.send_body(
+                        work.endpoint, work.body, work.submitted, work.corp_msg_id
+                    )
+                except BaseException as exc:  # handed to the campaign's thread to settle
+                    self._failed.set()
+                    result = exc
+            self._outcomes.put(Outcome(work.tag, result))
