@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import time
 from decimal import Decimal
 from http.client import RemoteDisconnected
 from unittest import mock
 
 import pytest
 import requests
-from urllib3 import HTTPConnectionPool, HTTPResponse
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from airflow_provider_hbsms.client import HbSmsClient
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
@@ -24,6 +24,7 @@ from airflow_provider_hbsms.protocol import (
     TransportError,
     UnexpectedReplyError,
 )
+from airflow_provider_hbsms.transport import PlainConnections
 from tests.fixtures.simulator import SIM_PASSWORD
 
 SECRET = "Pa55&w0rd=%s3cret"
@@ -37,8 +38,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _response(status: int, body: bytes) -> HTTPResponse:
-    return HTTPResponse(body=body, status=status, preload_content=True)
+class _Reply:
+    """A reply as ``http.client`` hands it over."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status, self.reason, self.will_close, self._body = status, "", False, body
+
+    def read(self) -> bytes:
+        return self._body
+
+
+def _response(status: int, body: bytes) -> _Reply:
+    return _Reply(status, body)
 
 
 @pytest.fixture
@@ -47,8 +58,12 @@ def client(tmp_path) -> HbSmsClient:
 
 
 def _patch_post(client: HbSmsClient, **kwargs) -> mock.MagicMock:
-    """Replace urllib3's request under the session, keeping the client's own logic."""
-    return mock.patch.object(HTTPConnectionPool, "urlopen", autospec=True, **kwargs).start()
+    """Replace the connection under the client's plain-HTTP pool (its ``getresponse`` answers
+    or fails as told), keeping the client's and the pool's own logic."""
+    connection = mock.MagicMock(sock=None)
+    connection.getresponse = mock.MagicMock(**kwargs)
+    mock.patch.object(PlainConnections, "_take", return_value=connection).start()
+    return connection.getresponse
 
 
 @pytest.fixture(autouse=True)
@@ -68,9 +83,9 @@ def test_refused_connection_is_a_transport_error_nothing_sent(tmp_path) -> None:
 @pytest.mark.parametrize(
     "failure",
     [
-        ReadTimeoutError(None, "/hSmsSend.do", "read timed out"),
-        ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")),
-        ProtocolError("Connection aborted.", RemoteDisconnected("closed")),
+        TimeoutError("timed out"),
+        ConnectionResetError(104, "reset"),
+        RemoteDisconnected("Remote end closed connection without response"),
     ],
 )
 def test_failures_after_sending_are_unknown_and_never_retried(client, failure) -> None:
@@ -96,7 +111,7 @@ def test_balance_is_retried_on_rate_limit_and_transport_errors(client) -> None:
         client,
         side_effect=[
             _response(200, b"104"),
-            ReadTimeoutError(None, "/sms_count2.do", "slow"),
+            TimeoutError("timed out"),
             _response(200, b"ok#12.5"),
         ],
     )
@@ -113,7 +128,7 @@ def test_pull_rate_limit_waits_then_gives_up(client) -> None:
 
 
 def test_a_lost_pull_reply_is_not_retried(client) -> None:
-    post = _patch_post(client, side_effect=ReadTimeoutError(None, "/post_deliverMsg.do", "slow"))
+    post = _patch_post(client, side_effect=TimeoutError("timed out"))
     with pytest.raises(TransportError, match="may have been processed"):
         client.fetch_replies()
     assert post.call_count == 1
@@ -169,3 +184,39 @@ def test_https_and_proxied_requests_go_through_the_adapter(tmp_path, failure, ex
     ok.status_code, ok._content = 200, b"0#1"
     with mock.patch.object(adapter, "send", return_value=ok):
         assert client.send_personalized(ITEMS).accepted == 1
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(tmp_path) -> None:
+    """The server answers with keep-alive, then drops the idle connection: the next send opens
+    a new one instead of writing into the dead one (which would make its outcome unknown)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    answered: list[int] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = server.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                while len(body) < length:
+                    body += conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n0#1")
+                answered.append(len(body))
+            # leaving the with-block closes the connection the client keeps idle
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = HbSmsClient(f"http://127.0.0.1:{port}", CREDS, pacing_dir=tmp_path)
+    assert client.send_personalized(ITEMS).accepted == 1
+    deadline = time.monotonic() + 5
+    while len(answered) < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # the close reaches the client's socket
+    assert client.send_personalized(ITEMS).accepted == 1
+    thread.join(timeout=5)
+    server.close()
+    assert len(answered) == 2

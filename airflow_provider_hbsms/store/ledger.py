@@ -12,6 +12,7 @@ import contextlib
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
@@ -221,7 +222,8 @@ class SendLedger:
                 f"INSERT INTO {sent_messages.name} ({columns}) "
                 f"VALUES {', '.join([row] * len(part))} ON CONFLICT (msg_id, mobile) DO NOTHING"
             )
-            values = tuple(v for m in part for v in (*m, batch_key, campaign_key, stamp))
+            shared = (batch_key, campaign_key, stamp)
+            values = tuple(chain.from_iterable([m + shared for m in part]))
             conn.exec_driver_sql(sql, values)
 
     def settle(
