@@ -1,4 +1,5 @@
-"""HbSmsClient: the I/O edge of the provider, over one keep-alive ``requests.Session``.
+"""HbSmsClient: the I/O edge of the provider, over keep-alive connections (``http.client`` for
+plain HTTP, a ``requests.Session`` for TLS and proxies).
 
 Retry policy, by what a repeat can do:
 

@@ -83,10 +83,15 @@ def test_refuses_bad_bodies_and_keeps_serving(client, store, body, status) -> No
     assert _count(store) == 1
 
 
-def test_malformed_bodies_are_kept_as_dead_letters(client, store) -> None:
-    client.post(f"/hbsms/{TOKEN}/reports", content=b"<reports><report>")
+def test_malformed_and_unsafe_bodies_are_kept_once_as_dead_letters(client, store) -> None:
+    for body in (b"<reports><report>", BILLION_LAUGHS, EXTERNAL_ENTITY):
+        for _ in range(3):  # the gateway pushes a refused body again
+            assert client.post(f"/hbsms/{TOKEN}/reports", content=body).text == "9"
     with store.engine.connect() as conn:
-        assert [r.body for r in conn.execute(dead_letters.select())] == [b"<reports><report>"]
+        kept = [(r.body, r.error) for r in conn.execute(dead_letters.select())]
+    assert [body for body, _ in kept] == [b"<reports><report>", BILLION_LAUGHS, EXTERNAL_ENTITY]
+    assert kept[0][1].startswith("malformed")
+    assert all(error.startswith("unsafe XML:") for _, error in kept[1:])
 
 
 def test_token_and_allowlist(store) -> None:

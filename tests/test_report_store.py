@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -246,3 +247,46 @@ def test_report_times_are_kept_in_utc(any_store: Store) -> None:
         stored = stored.replace(tzinfo=UTC)
     assert stored == china
     assert stored.astimezone(UTC).hour == 0
+
+
+@pytest.mark.postgres
+def test_a_push_and_a_pull_deadlocking_on_postgres_both_land(pg_store: Store) -> None:
+    """A push and a pull insert the same two reports in opposite orders: PostgreSQL aborts one
+    transaction to break the deadlock, and that side runs again instead of losing its body."""
+    first, second = report("m-a", "13800000001"), report("m-b", "13800000002")
+    rows = [
+        {
+            "mobile": r.mobile,
+            "msg_id": r.msg_id,
+            "sub_seq": 0,
+            "err": "0",
+            "fail_desc": "",
+            "delivered": 1,
+            "corp_id": "corp",
+            "received_at": datetime.now(UTC),
+            "source": "pull",
+        }
+        for r in (first, second)
+    ]
+    other = pg_store.engine.connect()
+    other_tx = other.begin()
+    other.execute(reports.insert(), rows[1])  # holds m-b's key, uncommitted
+    outcome: list[object] = []
+
+    def push() -> None:  # takes m-a, then waits on m-b
+        try:
+            outcome.append(pg_store.reports.add([first, second], source="push"))
+        except BaseException as exc:  # asserted below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=push)
+    thread.start()
+    time.sleep(0.3)  # the push now waits on m-b
+    other.execute(reports.insert(), rows[0])  # and this waits on m-a: a deadlock
+    other_tx.commit()
+    other.close()
+    thread.join(timeout=30)
+    assert outcome == [0]  # retried after the abort; both reports were the pull's by then
+    with pg_store.engine.connect() as conn:
+        stored = conn.execute(select(reports.c.msg_id).order_by(reports.c.msg_id)).scalars()
+        assert list(stored) == ["m-a", "m-b"]

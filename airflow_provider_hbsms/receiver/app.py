@@ -124,6 +124,8 @@ def create_app(settings: ReceiverSettings) -> FastAPI:
                 items = parse_replies(body)
                 limit = MAX_REPLIES_PER_BODY
         except UnsafeXmlError as exc:
+            # Kept unparsed (never expanded), like any body that cannot be read.
+            store().keep_dead_letter(kind, "push", body, f"unsafe XML: {exc}")
             raise _Refused(400, f"unsafe XML: {exc}") from None
         except MalformedXmlError as exc:
             store().keep_dead_letter(kind, "push", body, str(exc))

@@ -61,17 +61,34 @@ class Store:
 
     def keep_dead_letter(self, kind: str, source: str, body: bytes, error: str) -> None:
         """Keep a body that arrived but could not be read (``hbsms_dead_letters``): what the
-        gateway handed over must never be lost, even when it cannot be parsed."""
+        gateway handed over must never be lost, even when it cannot be parsed. A body kept
+        already (the gateway pushes a refused body again) is kept once."""
         from datetime import UTC, datetime
+
+        from sqlalchemy import select
 
         from airflow_provider_hbsms.store.schema import dead_letters
 
         with self.engine.begin() as conn:
-            conn.execute(
-                dead_letters.insert().values(
-                    kind=kind, source=source, body=body, error=error, received_at=datetime.now(UTC)
+            kept = conn.execute(
+                select(dead_letters.c.id)
+                .where(
+                    dead_letters.c.kind == kind,
+                    dead_letters.c.source == source,
+                    dead_letters.c.body == body,
                 )
-            )
+                .limit(1)
+            ).first()
+            if kept is None:
+                conn.execute(
+                    dead_letters.insert().values(
+                        kind=kind,
+                        source=source,
+                        body=body,
+                        error=error,
+                        received_at=datetime.now(UTC),
+                    )
+                )
 
     @cached_property
     def pulls(self) -> PullState:

@@ -6,12 +6,15 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
 from airflow_provider_hbsms.store.schema import metadata
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -42,6 +45,30 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800)
     _create_tables(engine)
     return engine
+
+
+#: SQLSTATEs of a transaction the database aborted to break a deadlock or a serialization
+#: conflict: running it again is the documented remedy.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+T = TypeVar("T")
+
+
+def in_transaction(engine: Engine, work: Callable[[Connection], T], attempts: int = 3) -> T:
+    """Run ``work`` in a transaction of its own, again if the database aborted it to break a
+    deadlock. PostgreSQL does that when a push and a pull insert overlapping reports in
+    different orders; the rows are still in memory, so nothing is lost by the retry."""
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as connection:
+                return work(connection)
+        except Exception as exc:
+            # Wrapped by SQLAlchemy (DBAPIError.orig) or raw from a driver-level insert.
+            code = getattr(getattr(exc, "orig", exc), "pgcode", None)
+            if code not in _RETRYABLE_SQLSTATES or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _create_tables(engine: Engine, attempts: int = 5) -> None:

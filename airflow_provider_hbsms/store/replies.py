@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from airflow_provider_hbsms.store.db import in_transaction
 from airflow_provider_hbsms.store.optouts import OptOutList
 from airflow_provider_hbsms.store.schema import replies, sent_messages
 from airflow_provider_hbsms.store.upsert import insert_ignore
@@ -129,8 +130,9 @@ class ReplyStore:
         """Store replies once each, attribute them, and put opt-out senders on the list, all in
         one transaction."""
         if connection is None:
-            with self.engine.begin() as conn:
-                return self.add(items, source, opt_out_keywords, conn)
+            return in_transaction(
+                self.engine, lambda conn: self.add(items, source, opt_out_keywords, conn)
+            )
         keywords = {normalize_keyword(k) for k in opt_out_keywords}
         opt_outs = OptOutList(self.engine)
         added = AddedReplies()

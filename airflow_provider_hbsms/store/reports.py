@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, literal, select
 
+from airflow_provider_hbsms.store.db import in_transaction
 from airflow_provider_hbsms.store.schema import reports, sent_messages
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
@@ -123,8 +124,7 @@ class ReportStore:
         keys = ["mobile", "msg_id", "sub_seq"]
         if connection is not None:
             return insert_ignore(connection, reports, rows, keys)
-        with self.engine.begin() as conn:
-            return insert_ignore(conn, reports, rows, keys)
+        return in_transaction(self.engine, lambda conn: insert_ignore(conn, reports, rows, keys))
 
     def _folded(self, campaign_key: str | None, msg_ids: Sequence[str] | None) -> Select[Any]:
         """One row per sent message: expected segments and what its reports say."""
