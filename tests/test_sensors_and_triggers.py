@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
+from airflow_provider_hbsms.protocol import Reply
 from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
 from airflow_provider_hbsms.sensors.reply import HbSmsReplySensor
 from airflow_provider_hbsms.triggers.delivery import HbSmsDeliveryTrigger
@@ -133,3 +135,35 @@ def test_event_trigger_fires_for_each_new_batch_of_replies(delayed, store) -> No
     assert [r["mobile"] for r in first.payload["replies"]] == ["13600000002"]
     assert [r["mobile"] for r in second.payload["replies"]] == ["13600000003"]
     assert second.payload["last_id"] > first.payload["last_id"]
+
+
+def test_event_trigger_reports_replies_stored_while_it_was_not_running(delayed, store) -> None:
+    """A triggerer restart: replies stored meanwhile (by the push receiver, say) still fire."""
+    kwargs = HbSmsReplyEventTrigger(
+        {"store_url": str(store.engine.url), "pattern": "退订|TD"}, poll_interval=0.05
+    ).serialize()[1]
+
+    async def next_event():
+        agen = HbSmsReplyEventTrigger(**kwargs).run()
+        try:
+            return await asyncio.wait_for(agen.__anext__(), timeout=10)
+        finally:
+            await agen.aclose()
+
+    async def first_run():
+        agen = HbSmsReplyEventTrigger(**kwargs).run()
+        delayed.inject_reply("13600000002", "TD", "")
+        event = await asyncio.wait_for(agen.__anext__(), timeout=10)
+        # The triggerer stops here; the recorded position is the next __anext__'s first step.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(agen.__anext__(), timeout=0.3)
+        await agen.aclose()
+        return event
+
+    first = asyncio.run(first_run())
+    assert [r["mobile"] for r in first.payload["replies"]] == ["13600000002"]
+    # While no triggerer runs the watcher, the receiver stores two replies.
+    store.replies.add([Reply("13600000004", "退订", ""), Reply("13600000005", "好的", "")], "push")
+    resumed = asyncio.run(next_event())
+    assert [r["mobile"] for r in resumed.payload["replies"]] == ["13600000004"]
+    assert resumed.payload["last_id"] > first.payload["last_id"]

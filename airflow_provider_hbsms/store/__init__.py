@@ -14,6 +14,7 @@ from airflow_provider_hbsms.store.db import get_engine, resolve_store_url
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from airflow_provider_hbsms.store.cursors import Cursors
     from airflow_provider_hbsms.store.ledger import SendLedger
     from airflow_provider_hbsms.store.optouts import OptOutList
     from airflow_provider_hbsms.store.pulls import PullState
@@ -58,6 +59,12 @@ class Store:
         from airflow_provider_hbsms.store.optouts import OptOutList
 
         return OptOutList(self.engine)
+
+    @cached_property
+    def cursors(self) -> Cursors:
+        from airflow_provider_hbsms.store.cursors import Cursors
+
+        return Cursors(self.engine)
 
     def keep_dead_letter(self, kind: str, source: str, body: bytes, error: str) -> None:
         """Keep a body that arrived but could not be read (``hbsms_dead_letters``): what the

@@ -119,6 +119,15 @@ pull_state = Table(
     Column("last_error", Text),
 )
 
+#: Named positions, e.g. the last reply id an event trigger reported.
+cursors = Table(
+    "hbsms_cursors",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 #: Bodies that arrived but could not be read; kept so that nothing handed over is lost.
 dead_letters = Table(
     "hbsms_dead_letters",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
@@ -32,19 +34,43 @@ class HbSmsReplyTrigger(ConditionPolling, BaseTrigger):
 class HbSmsReplyEventTrigger(ConditionPolling, BaseEventTrigger):
     """For ``AssetWatcher``: an event each time new matching replies are stored.
 
-    Starts from the replies stored when it starts (or after ``after_id``); each event carries
-    the new replies (at most ``limit``) and the last reply id seen.
+    Each event carries the new replies (at most ``limit``) and the last reply id seen. The
+    trigger resumes where it stopped: the last reply id it reported is kept in the store under
+    ``cursor``, so replies stored while no triggerer ran it (a restart, a deploy) are reported
+    when it runs again. On its very first run it starts from the replies stored then (or after
+    ``after_id``). Delivery is at least once: an event fired just before the triggerer stopped,
+    and not yet recorded, fires again.
 
     :param condition: ``ReplyCondition`` fields (``collect`` pulls replies first).
     :param poll_interval: seconds between checks.
+    :param cursor: the name of the kept position; by default derived from the condition, so
+        the same watcher definition resumes its own position.
     """
 
     condition_class = ReplyCondition
 
+    def __init__(
+        self, condition: dict[str, Any], poll_interval: float = 30.0, cursor: str | None = None
+    ) -> None:
+        super().__init__(condition, poll_interval)
+        self.cursor = cursor or _cursor_name(condition)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        classpath, kwargs = super().serialize()
+        return classpath, {**kwargs, "cursor": self.cursor}
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         condition = ReplyCondition(**self.condition)
-        if not condition.after_id:
-            condition.after_id = await asyncio.to_thread(lambda: condition.store().replies.max_id())
+        store = condition.store()
+
+        def resume() -> int:
+            position = store.cursors.get(self.cursor)
+            if position is None:
+                position = condition.after_id or store.replies.max_id()
+                store.cursors.set(self.cursor, position)
+            return position
+
+        condition.after_id = await asyncio.to_thread(resume)
         while True:
             found = await asyncio.to_thread(self._poll, condition)
             if found:
@@ -52,6 +78,7 @@ class HbSmsReplyEventTrigger(ConditionPolling, BaseEventTrigger):
                 yield TriggerEvent(
                     {"count": len(found), "last_id": condition.after_id, "replies": found}
                 )
+                await asyncio.to_thread(store.cursors.set, self.cursor, condition.after_id)
             await asyncio.sleep(self.poll_interval)
 
     @staticmethod
@@ -59,3 +86,10 @@ class HbSmsReplyEventTrigger(ConditionPolling, BaseEventTrigger):
         store = condition.store()
         condition.pull(store, reports=False)
         return condition.matches(store)
+
+
+def _cursor_name(condition: dict[str, Any]) -> str:
+    """A stable name for a watcher's position: the same condition, the same name."""
+    wanted = {k: v for k, v in condition.items() if k != "after_id"}
+    digest = hashlib.sha256(json.dumps(wanted, sort_keys=True, default=str).encode()).hexdigest()
+    return f"reply-events:{digest[:24]}"

@@ -1,0 +1,45 @@
+"""Named positions kept in the store, so a poller resumes where it stopped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+
+from airflow_provider_hbsms.store.schema import cursors
+from airflow_provider_hbsms.store.upsert import insert_ignore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+
+class Cursors:
+    """Read and move named positions (``hbsms_cursors``).
+
+    :param engine: the store's engine.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, name: str) -> int | None:
+        """The position saved under ``name``, or None if there is none yet."""
+        with self.engine.connect() as conn:
+            position = conn.execute(
+                select(cursors.c.position).where(cursors.c.name == name)
+            ).scalar_one_or_none()
+            return None if position is None else int(position)
+
+    def set(self, name: str, position: int) -> None:
+        """Save ``position`` under ``name`` and commit."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            moved = conn.execute(
+                update(cursors)
+                .where(cursors.c.name == name)
+                .values(position=position, updated_at=now)
+            ).rowcount
+            if not moved:
+                row = {"name": name, "position": position, "updated_at": now}
+                insert_ignore(conn, cursors, [row], ["name"])
