@@ -290,3 +290,20 @@ def test_a_push_and_a_pull_deadlocking_on_postgres_both_land(pg_store: Store) ->
     with pg_store.engine.connect() as conn:
         stored = conn.execute(select(reports.c.msg_id).order_by(reports.c.msg_id)).scalars()
         assert list(stored) == ["m-a", "m-b"]
+
+
+def test_summary_and_statuses_by_tens_of_thousands_of_msg_ids(store: Store) -> None:
+    """A filter of 40,000 message ids, with a duplicate and an id the ledger never saw."""
+    messages = [(f"big-{i}", f"139{i:08d}", 1) for i in range(40_000)]
+    sent(store, "big", messages)
+    store.reports.add([report(f"big-{i}", f"139{i:08d}") for i in range(0, 40_000, 2)], "pull")
+    store.reports.add([report("big-1", "13900000001", err="DB:0140")], "pull")
+    wanted = [m for m, _, _ in messages] + ["big-7", "not-ours"]  # a duplicate, an unknown id
+    by_ids = store.reports.summary(msg_ids=wanted)
+    assert (by_ids.total, by_ids.delivered, by_ids.failed) == (40_001, 20_000, 1)
+    assert by_ids.failed_by_reason == {"DB:0140": 1}
+    by_campaign = store.reports.summary(campaign_key="big")
+    assert (by_campaign.total, by_campaign.delivered, by_campaign.failed) == (40_000, 20_000, 1)
+    statuses = store.reports.message_statuses(msg_ids=wanted)
+    assert len(statuses) == 40_001
+    assert {s.msg_id for s in statuses if s.status == "failed"} == {"big-1"}
