@@ -4,8 +4,12 @@
 
 1. 100,000 personalized messages of Chinese text to a stand-in that answers at once: the
    personalized send operator's engine (validation pass, ledger, sending) vs a hand-written loop
-   of ``HttpHook.run`` per 200-message batch, which is what users write without this provider.
-   Also the client's own CPU per message (building GBK bodies, posting, parsing).
+   of ``HttpHook.run`` per 200-message batch, which is what users write without this provider,
+   both in this process with connections from environment variables. Also the client's own
+   CPU per message (building GBK bodies, posting, parsing).
+1b. The same, each side as an Airflow task under ``airflow dags test`` with its connection in
+   Airflow's metadata database (``task_dags/hbsms_bench_in_tasks.py``), where the loop pays a
+   connection lookup per batch as it does in production.
 2. The same against a stand-in with 30 ms latency per request, with 1 and 4 connections, as a
    share of the ceiling (connections x 200 messages / 30 ms); bare ``http.client`` posting a
    prebuilt body shows how close any client gets to that ceiling against this stand-in.
@@ -191,6 +195,71 @@ def raw_floor(url: str, connections: int, requests_each: int) -> float:
     return connections * requests_each * 200 / (time.perf_counter() - start)
 
 
+def in_tasks(count: int) -> None:
+    """Section 1 again, each side as an Airflow task under ``airflow dags test``, with its
+    connection kept in Airflow's metadata database as users keep it: a ``HttpHook.run`` loop
+    then looks its connection up for every batch, the operator once."""
+    print(
+        f"\n1b. the same {count:,} messages inside Airflow tasks (`airflow dags test`), "
+        "connections in Airflow's metadata database"
+    )
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    with StandIn() as standin, tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        host, port = standin.url.removeprefix("http://").split(":")
+        connections = {
+            "hbsms_bench": {
+                "conn_type": "hbsms",
+                "host": host,
+                "port": int(port),
+                "login": CREDENTIALS.corp_id,
+                "password": CREDENTIALS.corp_pwd,
+                "extra": json.dumps({"corp_service": CREDENTIALS.corp_service}),
+            },
+            "http_bench": {"conn_type": "http", "host": host, "port": int(port), "schema": "http"},
+        }
+        (home / "connections.json").write_text(json.dumps(connections))
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("AIRFLOW_CONN_") and k != "AIRFLOW__CORE__UNIT_TEST_MODE"
+        }
+        env.update(
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(HERE / "task_dags"),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__HBSMS__STORE_URL=f"sqlite:///{home / 'store.db'}",
+            HBSMS_PACING_DIR=str(home / "pacing"),
+            HBSMS_BENCH_MESSAGES=str(count),
+            HBSMS_BENCH_OUT=str(home),
+        )
+        for command in (
+            ["db", "migrate"],
+            ["connections", "import", str(home / "connections.json")],
+            ["dags", "test", "hbsms_bench_in_tasks"],
+        ):
+            done = subprocess.run([airflow, *command], env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(done.stdout[-3000:], done.stderr[-3000:])
+                raise SystemExit(f"airflow {' '.join(command)} failed")
+        timings = {
+            name: json.loads((home / f"{name}.json").read_text())
+            for name in ("http_hook_loop", "operator")
+        }
+    from _common import Measurement
+
+    baseline, ours = (
+        Measurement(label, count, timings[name]["wall"], timings[name]["cpu"])
+        for name, label in (
+            ("http_hook_loop", "HttpHook.run loop in a task"),
+            ("operator", "HbSmsPersonalizedSendOperator task"),
+        )
+    )
+    for m in (baseline, ours):
+        print("  " + m.line())
+    print(f"  throughput ratio operator / HttpHook loop: {ours.rate / baseline.rate:.1f}x")
+
+
 def latency(count: int) -> None:
     print(f"\n2. {count:,} messages, stand-in with 30 ms latency per request")
     with StandIn(latency_ms=30) as standin, tempfile.TemporaryDirectory() as tmp:
@@ -261,10 +330,12 @@ def main() -> None:
     logging.disable(logging.INFO)
     if args.quick:
         throughput(10_000)
+        in_tasks(10_000)
         latency(4_000)
         memory(20_000, 200_000)
     else:
         throughput(100_000)
+        in_tasks(100_000)
         latency(100_000)
         memory(100_000, 1_000_000)
     _ = resource  # peak RSS is read in the children

@@ -1,0 +1,104 @@
+"""Both sides of the campaign benchmark as Airflow tasks, run by ``bench_campaign.py`` with
+``airflow dags test``: a hand-written ``HttpHook.run`` loop and the personalized send operator,
+each fetching its connection the way a task does (from Airflow's metadata database).
+
+Each task builds its messages first and times only the sending; it writes its timing to
+``$HBSMS_BENCH_OUT/<task>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from airflow.sdk import dag, task
+
+from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import CREDENTIALS, chinese_items
+
+MESSAGES = int(os.environ.get("HBSMS_BENCH_MESSAGES", "100000"))
+OUT = Path(os.environ.get("HBSMS_BENCH_OUT", "."))
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _record(name: str, wall: float, cpu: float) -> None:
+    (OUT / f"{name}.json").write_text(json.dumps({"wall": wall, "cpu": cpu}))
+
+
+class TimedPersonalizedSend(HbSmsPersonalizedSendOperator):
+    """The operator, with its input built before the clock starts."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        import pandas as pd
+
+        items = chinese_items(MESSAGES)
+        self.input = pd.DataFrame(
+            {"mobile": [i.mobile for i in items], "text": [i.content for i in items]}
+        )
+        cpu, wall = _cpu(), time.perf_counter()
+        result = super().execute(context)
+        _record("operator", time.perf_counter() - wall, _cpu() - cpu)
+        assert result["accepted"] == MESSAGES, result
+        return {"accepted": result["accepted"]}
+
+
+@dag(schedule=None, catchup=False)
+def hbsms_bench_in_tasks() -> None:
+    @task
+    def http_hook_loop() -> int:
+        """What users write today: a GBK form per batch, ``HttpHook.run`` to post it."""
+        from airflow.providers.http.hooks.http import HttpHook
+
+        items = chinese_items(MESSAGES)
+        cpu, wall = _cpu(), time.perf_counter()
+        for start in range(0, MESSAGES, 200):
+            batch = items[start : start + 200]
+            send_param = "&group&".join(
+                f"{i.mobile}&split&{i.msg_id}&split&&split&{i.content}" for i in batch
+            )
+            body = urlencode(
+                {
+                    "corp_id": CREDENTIALS.corp_id,
+                    "corp_pwd": CREDENTIALS.corp_pwd,
+                    "corp_service": CREDENTIALS.corp_service,
+                    "total_count": len(batch),
+                    "send_param": send_param,
+                    "ctrl_param": 1,
+                },
+                encoding="gbk",
+            )
+            hook = HttpHook(method="POST", http_conn_id="http_bench")
+            response = hook.run(
+                "/hSmsSend.do",
+                data=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded;charset=gbk"},
+            )
+            assert response.text.startswith("0#")
+        _record("http_hook_loop", time.perf_counter() - wall, _cpu() - cpu)
+        return MESSAGES
+
+    loop = http_hook_loop()
+    send = TimedPersonalizedSend(
+        task_id="operator",
+        input=[],
+        content_column="text",
+        hbsms_conn_id="hbsms_bench",
+        check_balance=False,
+        honour_opt_outs=False,
+    )
+    loop >> send
+
+
+hbsms_bench_in_tasks()
