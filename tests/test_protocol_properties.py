@@ -161,3 +161,10 @@ def test_zero_prefix_is_not_success() -> None:
 def test_reports_xml_round_trips(rows: list[tuple[str, str, int, str, str]]) -> None:
     reports = [Report(m, i, s, e, d.strip(), None, "corp") for m, i, s, e, d in rows]
     assert parse_reports(build_reports_xml(reports)) == reports
+
+
+@pytest.mark.parametrize("mobile", ["138٠٠138000", "１３８００１３８０００", "13８00138000"])
+def test_numbers_in_other_scripts_digits_are_not_mobile_numbers(mobile: str) -> None:
+    """``\\d`` matches Arabic-Indic or full-width digits; a gateway reads only ASCII ones."""
+    with pytest.raises(HbSmsValidationError, match="mobile"):
+        normalize_mobile(mobile)

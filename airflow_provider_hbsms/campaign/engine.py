@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_hbsms.campaign.keys import batch_key, content_hash, msg_id_prefix
 from airflow_provider_hbsms.campaign.lanes import NotSent, Outcome, SendLanes
-from airflow_provider_hbsms.campaign.rows import Messages, MessageSpec, RowChecker
+from airflow_provider_hbsms.campaign.messages import Messages
+from airflow_provider_hbsms.campaign.rows import MessageSpec, RowChecker
 from airflow_provider_hbsms.protocol.endpoints import MAX_BATCH, WIRE_ENCODING, Endpoint
 from airflow_provider_hbsms.protocol.errors import (
     GatewayError,
@@ -186,7 +187,7 @@ class Campaign:
                 room = self.options.max_listed_problems - len(plan.problems)
                 plan.problems.extend(problems[: max(room, 0)])
             if opt_outs:
-                keep = [m not in opt_outs for m in valid.mobiles]
+                keep = [m not in opt_outs for m in valid.mobile_list()]
                 dropped = keep.count(False)
                 if dropped:
                     valid = valid.where(keep)
@@ -194,7 +195,7 @@ class Campaign:
                         plan.opted_out += dropped
             if dedupe:
                 keep = []
-                for mobile in valid.mobiles:
+                for mobile in valid.mobile_list():
                     keep.append(mobile not in seen)
                     seen.add(mobile)
                 dropped = keep.count(False)
@@ -213,7 +214,7 @@ class Campaign:
         keep: list[Messages] | None = [] if self.source.in_memory else None
         for valid in self._valid_chunks(plan):
             plan.messages += len(valid)
-            plan.segments += sum(valid.segments)
+            plan.segments += valid.total_segments()
             if keep is not None:
                 keep.append(valid)
         self._planned = keep
@@ -247,6 +248,7 @@ class Campaign:
             yield self._batch(batch_no, Messages.concat(parts))
 
     def _batch(self, batch_no: int, messages: Messages) -> Batch:
+        messages = messages.as_lists()
         if self.spec.kind == "bulk":
             corp_msg_id = f"{self.prefix}-{batch_no}"
             msg_ids = [corp_msg_id] * len(messages)

@@ -14,8 +14,8 @@ from airflow_provider_hbsms.protocol.xmlcodec import XmlBodyError, parse_replies
 if TYPE_CHECKING:
     from airflow_provider_hbsms.protocol.models import Reply, Report
 
-_ACCEPTED = re.compile(r"0#(\d+)")
-_BALANCE = re.compile(r"ok#(-?\d+(?:\.\d+)?)", re.IGNORECASE)
+_ACCEPTED = re.compile(r"0#([0-9]+)")
+_BALANCE = re.compile(r"ok#(-?[0-9]+(?:\.[0-9]+)?)", re.IGNORECASE)
 
 
 def reply_text(body: bytes) -> str:

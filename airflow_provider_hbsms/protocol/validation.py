@@ -24,10 +24,11 @@ from airflow_provider_hbsms.protocol.errors import InvalidFieldError
 if TYPE_CHECKING:
     from collections.abc import Sized
 
-# Mainland mobile numbers: 11 digits, starting 13-19.
-MOBILE = re.compile(r"1[3-9]\d{9}")
+# Mainland mobile numbers: 11 ASCII digits, starting 13-19 (``\d`` would admit other scripts'
+# digits, which no gateway reads as a number).
+MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _NOISE = re.compile(r"[\s\-().]")
-DIGITS = re.compile(r"\d*")
+DIGITS = re.compile(r"[0-9]*")
 # Printable ASCII without spaces and '&' (which would collide with the personalized separators).
 MSG_ID = re.compile(r"[!-%'-~]+")
 

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from airflow_provider_hbsms.simulator.config import SimAccount, SimulatorConfig
 
 # The gateway's own notion of a valid number: exactly 11 digits (no prefixes, no spaces).
-_MOBILE = re.compile(r"1[3-9]\d{9}")
-_DIGITS = re.compile(r"\d*")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_DIGITS = re.compile(r"[0-9]*")
 _FAILURES = (("2", "undeliver"), ("DB:0140", "blacklisted"), ("MK:0001", "absent subscriber"))
 _PATHS = {e.path: e for e in Endpoint}
 
