@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -112,12 +113,15 @@ def test_token_and_allowlist(store) -> None:
 class _Server:
     """The receiver on uvicorn in a thread, on a free loopback port."""
 
-    def __init__(self, settings: ReceiverSettings) -> None:
+    def __init__(self, settings: ReceiverSettings, app: object = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         config = uvicorn.Config(
-            mounted(create_app(settings)), host="127.0.0.1", port=self.port, log_level="error"
+            app or mounted(create_app(settings)),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="error",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -270,3 +274,25 @@ def test_comments_cdata_and_undeclared_entities(client, store) -> None:
     with store.engine.connect() as conn:
         stored = {r.msg_id for r in conn.execute(reports.select())}
     assert stored == {"a<1>", "b&c"}
+
+
+@pytest.mark.postgres
+def test_on_postgres_concurrent_overlapping_pushes_are_stored_once(pg_store: Store) -> None:
+    """On PostgreSQL pushes are stored from worker threads, concurrently: overlapping bodies
+    pushed at once (the gateway's re-pushes of a slow answer) are all answered 0, stored once."""
+    from airflow_provider_hbsms.receiver.app import standalone_app
+
+    settings = ReceiverSettings(token=TOKEN, store_factory=lambda: pg_store)
+    bodies = [build_reports_xml(_reports(100, start)) for start in (0, 50, 100, 0, 150, 50)]
+    with _Server(settings, app=standalone_app(settings)) as url:
+
+        def push(body: bytes) -> str:
+            return requests.post(f"{url}/reports", data=body, timeout=30).text
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(push, bodies))
+        replies = build_replies_xml([Reply("13800000001", "TD", "")])
+        assert requests.post(f"{url}/replies", data=replies, timeout=30).text == "0"
+    assert answers == ["0"] * 6
+    assert _count(pg_store) == 250
+    assert pg_store.opt_outs.all() == {"13800000001"}

@@ -7,12 +7,7 @@ import os
 import sys
 from typing import Any
 
-from airflow_provider_hbsms.receiver.app import (
-    DEFAULT_MAX_BODY,
-    ReceiverSettings,
-    create_app,
-    mounted,
-)
+from airflow_provider_hbsms.receiver.app import DEFAULT_MAX_BODY, ReceiverSettings, standalone_app
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def app_from_environment() -> Any:
-    """The mounted app built from ``HBSMS_RECEIVER_*`` variables (one per uvicorn worker)."""
+    """The app built from ``HBSMS_RECEIVER_*`` variables (one per uvicorn worker)."""
     from airflow_provider_hbsms.store import open_store
 
     env = os.environ
@@ -52,7 +47,7 @@ def app_from_environment() -> Any:
         max_body=int(env.get("HBSMS_RECEIVER_MAX_BODY") or DEFAULT_MAX_BODY),
         trust_forwarded_for=env.get("HBSMS_RECEIVER_FORWARDED_FOR") == "1",
     )
-    return mounted(create_app(settings))
+    return standalone_app(settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,151 @@
+"""The push endpoints as a bare ASGI app: a push is a few kilobytes in and one byte out, and a
+web framework's routing, dependency solving and response classes cost as much CPU as parsing
+and storing the body. ``POST {prefix}/<token>/reports``, ``POST {prefix}/<token>/replies``,
+``GET {prefix}/health``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_hbsms.receiver.intake import ACCEPTED, KINDS, REFUSED, PushIntake, Refused
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    Receive = Callable[[], Awaitable[dict[str, Any]]]
+    Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+
+_HEALTHY = b'{"status":"ok"}'
+
+
+class PushApp:
+    """ASGI app over a ``PushIntake``.
+
+    :param intake: checks callers and stores bodies.
+    :param prefix: the path the endpoints live under (``/hbsms`` standalone; empty when a
+        framework mounts the app and passes the rest of the path).
+    """
+
+    def __init__(self, intake: PushIntake, prefix: str = "") -> None:
+        self.intake = intake
+        self.prefix = prefix.rstrip("/")
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = _route_path(scope)
+        if not path.startswith(self.prefix + "/"):
+            await _answer(send, 404, REFUSED.encode())
+            return
+        parts = path[len(self.prefix) + 1 :].split("/")
+        method = scope["method"]
+        if parts == ["health"]:
+            if method in ("GET", "HEAD"):
+                await _answer(send, 200, _HEALTHY, b"application/json")
+            else:
+                await _answer(send, 405, REFUSED.encode())
+            return
+        if len(parts) != 2 or parts[1] not in KINDS:
+            await _answer(send, 404, REFUSED.encode())
+            return
+        if method != "POST":
+            await _answer(send, 405, REFUSED.encode())
+            return
+        status, text = await self._push(parts[1], parts[0], scope, receive)
+        await _answer(send, status, text.encode())
+
+    async def _push(
+        self, kind: str, token: str, scope: dict[str, Any], receive: Receive
+    ) -> tuple[int, str]:
+        try:
+            self.intake.check_caller(token, self._client_ip(scope))
+            body = await self._body(scope, receive)
+            if self.intake.writes_one_at_a_time():
+                # SQLite: writers queue on one lock anyway, and handing the work to a thread
+                # would cost a third of a push's CPU (measured); store it right here.
+                new = self.intake.ingest(kind, body)
+            else:
+                new = await asyncio.to_thread(self.intake.ingest, kind, body)
+        except Refused as exc:
+            log.warning("push to %s refused (%d): %s", kind, exc.status, exc)
+            return exc.status, REFUSED
+        except Exception:
+            # The store failed: answer non-0 so the gateway pushes again.
+            log.exception("push to %s could not be stored", kind)
+            return 503, REFUSED
+        log.debug("push to %s stored (%d new)", kind, new)
+        return 200, ACCEPTED
+
+    def _client_ip(self, scope: dict[str, Any]) -> str:
+        if self.intake.settings.trust_forwarded_for:
+            forwarded = _header(scope, b"x-forwarded-for")
+            if forwarded:
+                return forwarded.split(",")[0].strip()
+        client = scope.get("client")
+        return str(client[0]) if client else ""
+
+    async def _body(self, scope: dict[str, Any], receive: Receive) -> bytes:
+        limit = self.intake.settings.max_body
+        declared = _header(scope, b"content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise Refused(413, f"body of {declared} bytes over the limit")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise Refused(400, "the caller went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise Refused(413, "body over the limit")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _route_path(scope: dict[str, Any]) -> str:
+    """The path below any mount point (frameworks keep the full path and a ``root_path``)."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return ""
+
+
+async def _answer(
+    send: Send, status: int, body: bytes, content_type: bytes = b"text/plain"
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type + b"; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
