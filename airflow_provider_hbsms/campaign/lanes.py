@@ -74,6 +74,7 @@ class SendLanes(Generic[Tag]):
         self._outcomes: queue.Queue[Outcome[Tag]] = queue.Queue()
         self._failed = threading.Event()
         self._pending = 0
+        self._last_take = time.monotonic()
         self._threads = [
             threading.Thread(target=self._run, name=f"hbsms-send-{n}", daemon=True)
             for n in range(lanes)
@@ -95,9 +96,14 @@ class SendLanes(Generic[Tag]):
             self._work.put_nowait(work)
         except queue.Full:
             self._work.put(work)
-            # A lane just took a body and is sending it: the caller is a body ahead of every
-            # lane, so it can leave the CPU to that request for a moment before preparing more.
-            time.sleep(SENDING_HEADROOM)
+            # A lane just took a body and is sending it while the caller is a body ahead of
+            # every lane. When lanes take bodies seldom (few connections, slow replies), the
+            # caller leaves the CPU to that request for a moment before preparing more; when
+            # they take them often, that moment is needed for preparing.
+            now = time.monotonic()
+            if now - self._last_take > 4 * SENDING_HEADROOM:
+                time.sleep(SENDING_HEADROOM)
+            self._last_take = now
         self._pending += 1
 
     def finished(self) -> list[Outcome[Tag]]:
