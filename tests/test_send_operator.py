@@ -275,3 +275,16 @@ def test_four_connections_fault_then_retry_sends_every_number_once(
     ledger = store.ledger.batches("d/send/" + RUN)
     states = Counter(b.state for b in ledger.values())
     assert states == {"accepted": 19, "unknown": 1}
+
+
+def test_personalized_campaign_leaves_out_opted_out_numbers(simulator, hbsms_conn, store) -> None:
+    """Numbers on the opt-out list are left out of a personalized campaign too, whatever the
+    column storage (pandas' default Arrow strings here)."""
+    frame = customers(450)
+    assert str(frame["mobile"].dtype) == "str"
+    store.opt_outs.add(["13900000007", "13900000301"], source="reply", keyword="退订")
+    result = personalized(frame, store).execute(context())
+    assert (result["opted_out"], result["messages"], result["accepted"]) == (2, 448, 448)
+    received = {m.mobile for m in simulator.received()}
+    assert len(received) == 448
+    assert not received & {"13900000007", "13900000301"}
