@@ -9,7 +9,8 @@
    CPU per message (building GBK bodies, posting, parsing).
 1b. The same, each side as an Airflow task under ``airflow dags test`` with its connection in
    Airflow's metadata database (``task_dags/hbsms_bench_in_tasks.py``), where the loop pays a
-   connection lookup per batch as it does in production.
+   connection lookup per batch as it does in production. Each side runs twice; the faster run
+   counts.
 2. The same against a stand-in with 30 ms latency per request, with 1 and 4 connections, as a
    share of the ceiling (connections x 200 messages / 30 ms); bare ``http.client`` posting a
    prebuilt body shows how close any client gets to that ceiling against this stand-in.

@@ -2,7 +2,8 @@
 ``airflow dags test``: a hand-written ``HttpHook.run`` loop and the personalized send operator,
 each fetching its connection the way a task does (from Airflow's metadata database).
 
-Each task builds its messages first and times only the sending; it writes its timing to
+Each task builds its messages first and times only the sending, twice, keeping the faster run
+(runs in one process vary by tens of percent here); it writes that timing to
 ``$HBSMS_BENCH_OUT/<task>.json``.
 """
 
@@ -33,7 +34,11 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _record(name: str, wall: float, cpu: float) -> None:
+RUNS = 2
+
+
+def _record(name: str, timings: list[tuple[float, float]]) -> None:
+    wall, cpu = min(timings)
     (OUT / f"{name}.json").write_text(json.dumps({"wall": wall, "cpu": cpu}))
 
 
@@ -47,11 +52,15 @@ class TimedPersonalizedSend(HbSmsPersonalizedSendOperator):
         self.input = pd.DataFrame(
             {"mobile": [i.mobile for i in items], "text": [i.content for i in items]}
         )
-        cpu, wall = _cpu(), time.perf_counter()
-        result = super().execute(context)
-        _record("operator", time.perf_counter() - wall, _cpu() - cpu)
-        assert result["accepted"] == MESSAGES, result
-        return {"accepted": result["accepted"]}
+        timings = []
+        for run in range(RUNS):
+            self.campaign_key = f"bench-in-task-{run}"  # a new campaign: nothing to skip
+            cpu, wall = _cpu(), time.perf_counter()
+            result = super().execute(context)
+            timings.append((time.perf_counter() - wall, _cpu() - cpu))
+            assert result["accepted"] == MESSAGES, result
+        _record("operator", timings)
+        return {"accepted": MESSAGES}
 
 
 @dag(schedule=None, catchup=False)
@@ -62,31 +71,34 @@ def hbsms_bench_in_tasks() -> None:
         from airflow.providers.http.hooks.http import HttpHook
 
         items = chinese_items(MESSAGES)
-        cpu, wall = _cpu(), time.perf_counter()
-        for start in range(0, MESSAGES, 200):
-            batch = items[start : start + 200]
-            send_param = "&group&".join(
-                f"{i.mobile}&split&{i.msg_id}&split&&split&{i.content}" for i in batch
-            )
-            body = urlencode(
-                {
-                    "corp_id": CREDENTIALS.corp_id,
-                    "corp_pwd": CREDENTIALS.corp_pwd,
-                    "corp_service": CREDENTIALS.corp_service,
-                    "total_count": len(batch),
-                    "send_param": send_param,
-                    "ctrl_param": 1,
-                },
-                encoding="gbk",
-            )
-            hook = HttpHook(method="POST", http_conn_id="http_bench")
-            response = hook.run(
-                "/hSmsSend.do",
-                data=body,
-                headers={"Content-Type": "application/x-www-form-urlencoded;charset=gbk"},
-            )
-            assert response.text.startswith("0#")
-        _record("http_hook_loop", time.perf_counter() - wall, _cpu() - cpu)
+        timings = []
+        for _ in range(RUNS):
+            cpu, wall = _cpu(), time.perf_counter()
+            for start in range(0, MESSAGES, 200):
+                batch = items[start : start + 200]
+                send_param = "&group&".join(
+                    f"{i.mobile}&split&{i.msg_id}&split&&split&{i.content}" for i in batch
+                )
+                body = urlencode(
+                    {
+                        "corp_id": CREDENTIALS.corp_id,
+                        "corp_pwd": CREDENTIALS.corp_pwd,
+                        "corp_service": CREDENTIALS.corp_service,
+                        "total_count": len(batch),
+                        "send_param": send_param,
+                        "ctrl_param": 1,
+                    },
+                    encoding="gbk",
+                )
+                hook = HttpHook(method="POST", http_conn_id="http_bench")
+                response = hook.run(
+                    "/hSmsSend.do",
+                    data=body,
+                    headers={"Content-Type": "application/x-www-form-urlencoded;charset=gbk"},
+                )
+                assert response.text.startswith("0#")
+            timings.append((time.perf_counter() - wall, _cpu() - cpu))
+        _record("http_hook_loop", timings)
         return MESSAGES
 
     loop = http_hook_loop()
