@@ -307,3 +307,42 @@ def test_summary_and_statuses_by_tens_of_thousands_of_msg_ids(store: Store) -> N
     statuses = store.reports.message_statuses(msg_ids=wanted)
     assert len(statuses) == 40_001
     assert {s.msg_id for s in statuses if s.status == "failed"} == {"big-1"}
+
+
+def test_readers_expanding_at_once_index_each_message_once(any_store: Store) -> None:
+    """Several readers (sensors, the receiver, loaders) may find the same batches waiting to
+    be indexed: each message still gets exactly one row, and every reader succeeds."""
+    from airflow_provider_hbsms.store.ledger import SendLedger
+
+    ledger = SendLedger(any_store.engine)
+    for batch in range(6):
+        ledger.claim(
+            batch_key=f"b{batch}",
+            campaign_key="together",
+            batch_no=batch,
+            endpoint="/hSmsSend.do",
+            content_hash="h",
+            submitted=200,
+            segments=200,
+            messages=[(f"t-{batch}-{i}", f"137{batch:02d}{i:06d}", "", 1) for i in range(200)],
+        )
+    totals: list[int] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def read() -> None:
+        barrier.wait()
+        try:
+            totals.append(any_store.reports.summary(campaign_key="together").total)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert totals == [1200] * 4
+    with any_store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sent_messages)).scalar_one() == 1200

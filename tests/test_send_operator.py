@@ -288,3 +288,37 @@ def test_personalized_campaign_leaves_out_opted_out_numbers(simulator, hbsms_con
     received = {m.mobile for m in simulator.received()}
     assert len(received) == 448
     assert not received & {"13900000007", "13900000301"}
+
+
+def test_sent_messages_are_journaled_then_indexed_by_their_first_reader(
+    simulator, hbsms_conn, store
+) -> None:
+    """A claim journals its batch's messages in one row; the per-message rows that reports and
+    replies are matched with are built when first needed, once, whoever needs them first."""
+    from sqlalchemy import func, select
+
+    from airflow_provider_hbsms.protocol import Reply
+    from airflow_provider_hbsms.store.schema import batch_messages, sent_messages
+
+    def counts() -> tuple[int, int]:
+        with store.engine.connect() as conn:
+            indexed = conn.execute(select(func.count()).select_from(sent_messages)).scalar_one()
+            waiting = conn.execute(
+                select(func.count())
+                .select_from(batch_messages)
+                .where(batch_messages.c.expanded == 0)
+            ).scalar_one()
+        return int(indexed), int(waiting)
+
+    result = personalized(customers(450), store, ext="7").execute(context())
+    assert counts() == (0, 3)  # sending did not index
+    # A reply arrives before anyone asked for statuses: it is still attributed.
+    added = store.replies.add([Reply("13900000123", "收到", "7")], source="push")
+    assert counts() == (450, 0)
+    found = store.replies.find(campaign_key=result["campaign_key"])
+    assert [r.mobile for r in found] == ["13900000123"]
+    assert found[0].msg_id is not None
+    assert found[0].msg_id.endswith("-123")
+    assert added.new == 1
+    summary = store.reports.summary(campaign_key=result["campaign_key"])
+    assert (summary.total, counts()) == (450, (450, 0))  # indexed once

@@ -12,21 +12,18 @@ import contextlib
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 
 from airflow_provider_hbsms.store.schema import reports, send_batches, sent_messages
+from airflow_provider_hbsms.store.sent import expand, journal
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from sqlalchemy import Connection, Engine
-
-#: Rows per multi-row INSERT: 7 parameters each stays under SQLite's oldest limit (999).
-_ROWS_PER_INSERT = 140
 
 PENDING, ACCEPTED, REJECTED, UNKNOWN = "pending", "accepted", "rejected", "unknown"
 #: States after which resending could text someone twice.
@@ -146,8 +143,8 @@ class SendLedger:
         ``resend=True``, a pending/unknown one. The database decides between concurrent
         claimants: only one attempt can win a batch.
 
-        :param messages: ``(msg_id, mobile, ext, segments)`` of each message, for
-            ``hbsms_sent_messages``.
+        :param messages: ``(msg_id, mobile, ext, segments)`` of each message, journaled with
+            the claim (``store/sent.py``).
         :param settle: other batches' outcomes, recorded first in the same transaction.
         """
         now = datetime.now(UTC)
@@ -167,7 +164,7 @@ class SendLedger:
         with self._transaction() as conn:
             self._record_settlements(conn, settle)
             if insert_ignore(conn, send_batches, [row], ["batch_key"]):
-                self._record_messages(conn, batch_key, campaign_key, messages, now)
+                journal(conn, batch_key, campaign_key, messages, now)
                 return Claim(True, None)
             existing = self._row(
                 conn.execute(
@@ -195,36 +192,8 @@ class SendLedger:
                 )
             ).rowcount
             if won:
-                self._record_messages(conn, batch_key, campaign_key, messages, now)
+                journal(conn, batch_key, campaign_key, messages, now)
             return Claim(bool(won), existing)
-
-    @staticmethod
-    def _record_messages(
-        conn: Any,
-        batch_key: str,
-        campaign_key: str,
-        messages: Sequence[tuple[str, str, str, int]],
-        now: datetime,
-    ) -> None:
-        """Insert a batch's messages (duplicates ignored) in multi-row INSERTs at the driver
-        level: SQLAlchemy's per-row parameter processing, or an executemany's per-row round trip
-        (PostgreSQL) and per-row statement step (SQLite), would cost more than the rows."""
-        if not messages:
-            return
-        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        # SQLite stores timestamps as text; hand it the format SQLAlchemy itself writes.
-        stamp: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else now
-        columns = "msg_id, mobile, ext, segments, batch_key, campaign_key, sent_at"
-        row = f"({', '.join([marker] * 7)})"
-        for start in range(0, len(messages), _ROWS_PER_INSERT):
-            part = messages[start : start + _ROWS_PER_INSERT]
-            sql = (
-                f"INSERT INTO {sent_messages.name} ({columns}) "
-                f"VALUES {', '.join([row] * len(part))} ON CONFLICT (msg_id, mobile) DO NOTHING"
-            )
-            shared = (batch_key, campaign_key, stamp)
-            values = tuple(chain.from_iterable([m + shared for m in part]))
-            conn.exec_driver_sql(sql, values)
 
     def settle(
         self, batch_key: str, state: str, accepted: int | None = None, error: str | None = None
@@ -261,6 +230,7 @@ class SendLedger:
         """Settle a pending/unknown batch as accepted if any of its messages has a delivery
         report: the gateway only reports on what it accepted."""
         with self.engine.begin() as conn:
+            expand(conn)
             reported = conn.execute(
                 select(reports.c.id)
                 .join(

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from airflow_provider_hbsms.store.db import in_transaction
 from airflow_provider_hbsms.store.optouts import OptOutList
 from airflow_provider_hbsms.store.schema import replies, sent_messages
+from airflow_provider_hbsms.store.sent import expand
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ class ReplyStore:
             return in_transaction(
                 self.engine, lambda conn: self.add(items, source, opt_out_keywords, conn)
             )
+        expand(connection)  # attribution reads the sent messages
         keywords = {normalize_keyword(k) for k in opt_out_keywords}
         opt_outs = OptOutList(self.engine)
         added = AddedReplies()

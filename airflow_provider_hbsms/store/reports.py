@@ -11,6 +11,7 @@ from sqlalchemy import and_, case, func, literal, select
 
 from airflow_provider_hbsms.store.db import in_transaction
 from airflow_provider_hbsms.store.schema import reports, sent_messages
+from airflow_provider_hbsms.store.sent import expand_pending
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
 if TYPE_CHECKING:
@@ -243,6 +244,7 @@ class ReportStore:
         ``pending``. Requested ``msg_ids`` the ledger never recorded (sent by another tool,
         say) are folded from whatever reports exist.
         """
+        expand_pending(self.engine)
         with self.engine.connect() as conn:
             rows = conn.execute(self._folded(campaign_key, msg_ids)).all()
             failures = self._first_failures(conn, campaign_key, msg_ids)
@@ -270,6 +272,7 @@ class ReportStore:
         self, campaign_key: str | None = None, msg_ids: Sequence[str] | None = None
     ) -> DeliverySummary:
         """Counts by status (in SQL: campaigns of millions of messages) and failures by reason."""
+        expand_pending(self.engine)
         folded = self._folded(campaign_key, msg_ids).subquery()
         failed = folded.c.failed_parts > 0
         delivered = and_(
@@ -302,6 +305,7 @@ class ReportStore:
 
     def campaigns_of(self, msg_ids: Sequence[str]) -> set[str]:
         """The campaigns that sent these message ids."""
+        expand_pending(self.engine)
         wanted = list(dict.fromkeys(msg_ids))
         found: set[str] = set()
         with self.engine.connect() as conn:

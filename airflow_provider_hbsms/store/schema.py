@@ -45,6 +45,20 @@ send_batches = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+#: Each claimed batch's messages in one row, written with the claim; expanded into
+#: ``hbsms_sent_messages`` (indexed per message) when something first reads those.
+batch_messages = Table(
+    "hbsms_batch_messages",
+    metadata,
+    Column("batch_key", String(64), primary_key=True),
+    Column("campaign_key", String(200), nullable=False),
+    # One line per message: msg_id, mobile, ext, segments, tab-separated.
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expanded", Integer, nullable=False, default=0),
+    Index("ix_hbsms_batch_messages_expanded", "expanded"),
+)
+
 #: Every message of every batch, for matching reports and replies back to a campaign.
 sent_messages = Table(
     "hbsms_sent_messages",

@@ -1,0 +1,121 @@
+"""Which messages each batch sent: journaled with the claim, indexed when first needed.
+
+A claim commits its batch's messages as one row (``hbsms_batch_messages``) before the request
+leaves: cheap, and enough for exactly-once sending. Matching reports and replies back needs
+them one row per message under three indexes (``hbsms_sent_messages``), which costs several
+times more than the send itself; readers build those rows from the journal when they first
+need them (``expand``), so a campaign's sending is not slowed by indexing it.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from airflow_provider_hbsms.store.db import in_transaction
+from airflow_provider_hbsms.store.schema import batch_messages, sent_messages
+from airflow_provider_hbsms.store.upsert import insert_ignore
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from sqlalchemy import Connection, Engine
+
+#: ``(msg_id, mobile, ext, segments)`` of one sent message.
+SentMessage = tuple[str, str, str, int]
+
+#: Rows per multi-row INSERT: 7 parameters each stays under SQLite's oldest limit (999).
+_ROWS_PER_INSERT = 140
+
+
+def journal(
+    conn: Connection,
+    batch_key: str,
+    campaign_key: str,
+    messages: Sequence[SentMessage],
+    now: datetime,
+) -> None:
+    """Record a batch's messages in one row (a re-claimed batch keeps its first row)."""
+    payload = "\n".join(f"{i}\t{m}\t{e}\t{s}" for i, m, e, s in messages)
+    row = {
+        "batch_key": batch_key,
+        "campaign_key": campaign_key,
+        "payload": payload,
+        "created_at": now,
+        "expanded": 0,
+    }
+    insert_ignore(conn, batch_messages, [row], ["batch_key"])
+
+
+def expand(conn: Connection) -> int:
+    """Give every journaled batch not expanded yet its ``hbsms_sent_messages`` rows, in the
+    caller's transaction; returns how many batches were expanded. Safe when several readers
+    expand at once: the rows are inserted if absent."""
+    pending = conn.execute(
+        select(
+            batch_messages.c.batch_key,
+            batch_messages.c.campaign_key,
+            batch_messages.c.payload,
+            batch_messages.c.created_at,
+        )
+        .where(batch_messages.c.expanded == 0)
+        .order_by(batch_messages.c.batch_key)
+    ).all()
+    for batch_key, campaign_key, payload, created_at in pending:
+        messages = [_parse(line) for line in payload.split("\n") if line]
+        insert_messages(conn, batch_key, campaign_key, messages, created_at)
+    keys = [row.batch_key for row in pending]
+    for start in range(0, len(keys), 500):
+        conn.execute(
+            update(batch_messages)
+            .where(batch_messages.c.batch_key.in_(keys[start : start + 500]))
+            .values(expanded=1)
+        )
+    return len(pending)
+
+
+def expand_pending(engine: Engine) -> None:
+    """``expand`` in a transaction of its own, if any batch waits (one indexed lookup if not)."""
+    with engine.connect() as conn:
+        waiting = conn.execute(
+            select(batch_messages.c.batch_key).where(batch_messages.c.expanded == 0).limit(1)
+        ).first()
+    if waiting is not None:
+        in_transaction(engine, expand)
+
+
+def _parse(line: str) -> SentMessage:
+    msg_id, mobile, ext, segments = line.split("\t")
+    return msg_id, mobile, ext, int(segments)
+
+
+def insert_messages(
+    conn: Any,
+    batch_key: str,
+    campaign_key: str,
+    messages: Sequence[SentMessage],
+    sent_at: datetime,
+) -> None:
+    """Insert messages (duplicates ignored) in multi-row INSERTs at the driver level:
+    SQLAlchemy's per-row parameter processing, or an executemany's per-row round trip
+    (PostgreSQL) and per-row statement step (SQLite), would cost more than the rows."""
+    if not messages:
+        return
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    # SQLite stores timestamps as text; hand it the format SQLAlchemy itself writes.
+    stamp: Any = sent_at
+    if conn.dialect.name == "sqlite":
+        stamp = sent_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+    columns = "msg_id, mobile, ext, segments, batch_key, campaign_key, sent_at"
+    row = f"({', '.join([marker] * 7)})"
+    shared = (batch_key, campaign_key, stamp)
+    for start in range(0, len(messages), _ROWS_PER_INSERT):
+        part = messages[start : start + _ROWS_PER_INSERT]
+        sql = (
+            f"INSERT INTO {sent_messages.name} ({columns}) "
+            f"VALUES {', '.join([row] * len(part))} ON CONFLICT (msg_id, mobile) DO NOTHING"
+        )
+        conn.exec_driver_sql(sql, tuple(chain.from_iterable([tuple(m) + shared for m in part])))
