@@ -155,7 +155,8 @@ def arrow_strings(column: pd.Series) -> pa.Array | None:
     except (AttributeError, TypeError, pa.ArrowException):
         return None
     if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+        # One chunk (the usual slice of a frame) is used as it is; combining copies.
+        array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return None
     return array if array.null_count == 0 else None
@@ -198,6 +199,9 @@ def arrow_contents_valid(texts: pa.Array) -> bool:
 def arrow_segments(texts: pa.Array, signature: str) -> pa.Array:
     """``count_segments`` of each text, in Arrow kernels."""
     lengths = pc.cast(pc.utf8_length(texts), pa.int64())
+    longest = pc.max(lengths).as_py() or 0
+    if longest + len(signature) <= SINGLE_SEGMENT_CHARS:  # the usual short message: 1 each
+        return pa.array(np.ones(len(texts), dtype=np.int64))
     if signature:
         extra = pc.if_else(pc.match_substring(texts, signature), 0, len(signature))
         lengths = pc.add(lengths, pc.cast(extra, pa.int64()))
