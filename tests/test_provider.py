@@ -68,3 +68,20 @@ def test_every_listed_module_imports() -> None:
     for conn in info["connection-types"]:
         module, _, name = conn["hook-class-name"].rpartition(".")
         assert getattr(importlib.import_module(module), name).conn_type == "hbsms"
+
+
+def test_dag_files_importing_the_provider_do_not_load_pandas_or_pyarrow() -> None:
+    """DAG files are parsed over and over: importing the operators, sensors and hooks must not
+    drag in pandas or pyarrow (several hundred milliseconds); sending loads them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import airflow_provider_hbsms.operators.send, airflow_provider_hbsms.operators.load\n"
+        "import airflow_provider_hbsms.operators.collect, airflow_provider_hbsms.sensors.delivery\n"
+        "import airflow_provider_hbsms.sensors.reply, airflow_provider_hbsms.hooks.hbsms\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'numpy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -10,9 +10,10 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_CHUNK_ROWS = 50_000
 
@@ -65,6 +66,8 @@ def _file_chunks(path: Any, size: int, columns: Sequence[str] | None) -> Any:
                 yield batch.to_pandas()
 
     def csv() -> Iterator[pd.DataFrame]:
+        import pandas as pd
+
         # Numbers and ids as text: a CSV reader would turn 13800138000 into a float.
         with _open(path) as handle:
             yield from pd.read_csv(handle, chunksize=size, dtype=str, keep_default_na=False)
@@ -96,6 +99,8 @@ def row_source(
     :param chunk_rows: rows per chunk read from files.
     :param columns: the columns needed (Parquet reads only these).
     """
+    import pandas as pd  # here, not at import: DAG files import the operators
+
     if isinstance(value, pd.DataFrame):
         return RowSource(
             f"DataFrame of {len(value)} rows", _frame_chunks(value, chunk_rows), in_memory=True

@@ -12,9 +12,6 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 
 class Message(NamedTuple):
     """One validated message of a campaign.
@@ -39,26 +36,36 @@ class Message(NamedTuple):
 Column = Any
 
 
+def _is_arrow(column: Column) -> bool:
+    """An Arrow array, told without importing pyarrow (only column-wise checks make them, and
+    DAG files importing the operators should not pay for pyarrow)."""
+    return type(column).__module__.startswith("pyarrow")
+
+
 def _as_list(column: Column) -> list[Any]:
-    if isinstance(column, pa.Array):
+    if _is_arrow(column):
         return column.to_pylist()  # type: ignore[no-any-return]
     return column if isinstance(column, list) else list(column)
 
 
 def _where(column: Column, keep: list[bool]) -> Column:
-    if isinstance(column, pa.Array):
+    if _is_arrow(column):
+        import pyarrow as pa
+
         return column.filter(pa.array(keep, pa.bool_()))
     return list(itertools.compress(column, keep))
 
 
 def _slice(column: Column, start: int, stop: int) -> Column:
-    if isinstance(column, pa.Array):
+    if _is_arrow(column):
         return column.slice(start, stop - start)
     return column[start:stop]
 
 
 def _concat(parts: list[Column]) -> Column:
-    if all(isinstance(p, pa.Array) for p in parts) and len({p.type for p in parts}) == 1:
+    if all(_is_arrow(p) for p in parts) and len({p.type for p in parts}) == 1:
+        import pyarrow as pa
+
         return pa.concat_arrays(parts)
     return list(itertools.chain.from_iterable(_as_list(p) for p in parts))
 
@@ -89,7 +96,9 @@ class Messages:
         return (self.rows, self.mobiles, self.contents, self.exts, self.msg_ids, self.segments)
 
     def total_segments(self) -> int:
-        if isinstance(self.segments, pa.Array):
+        if _is_arrow(self.segments):
+            import pyarrow.compute as pc
+
             return int(pc.sum(self.segments).as_py() or 0)
         return sum(self.segments)
 

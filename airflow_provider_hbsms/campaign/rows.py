@@ -7,7 +7,6 @@ import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_hbsms.campaign import columnwise
 from airflow_provider_hbsms.campaign.messages import Message, Messages
 from airflow_provider_hbsms.protocol.errors import (
     HbSmsValidationError,
@@ -167,6 +166,8 @@ class RowChecker:
         Columns are checked whole first (``columnwise``: the usual all-valid chunk costs well
         under a microsecond a row); a chunk that fails that is checked row by row.
         """
+        from airflow_provider_hbsms.campaign import columnwise  # pyarrow: only when sending
+
         self._require_columns(chunk)
         valid = columnwise.valid_arrow(self.spec, chunk, first_row)
         if valid is not None:
