@@ -36,6 +36,9 @@ def describe(exc: BaseException) -> str:
 
 def _closed_by_peer(sock: socket.socket) -> bool:
     """The server closed (or wrote to) an idle connection: it is not fit for a request."""
+    if not hasattr(select, "poll"):  # platforms without poll(); select() suffices for one fd
+        readable, _, broken = select.select([sock], [], [sock], 0)
+        return bool(readable or broken)
     poller = select.poll()
     poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
     return bool(poller.poll(0))

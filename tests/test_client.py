@@ -220,3 +220,19 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(tmp_path) -> No
     thread.join(timeout=5)
     server.close()
     assert len(answered) == 2
+
+
+def test_the_idle_check_works_without_poll(monkeypatch) -> None:
+    """Where select.poll is missing, select() tells a closed idle connection just the same."""
+    import select as select_module
+
+    from airflow_provider_hbsms import transport
+
+    monkeypatch.delattr(select_module, "poll")
+    left, right = socket.socketpair()
+    try:
+        assert transport._closed_by_peer(left) is False
+        right.close()
+        assert transport._closed_by_peer(left) is True
+    finally:
+        left.close()
