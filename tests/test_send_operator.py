@@ -322,3 +322,32 @@ def test_sent_messages_are_journaled_then_indexed_by_their_first_reader(
     assert added.new == 1
     summary = store.reports.summary(campaign_key=result["campaign_key"])
     assert (summary.total, counts()) == (450, (450, 0))  # indexed once
+
+
+def test_a_batch_claimed_but_never_sent_goes_out_on_the_retry(
+    simulator, hbsms_conn, store, monkeypatch
+) -> None:
+    """Anything failing between a batch's claim and its hand-over to a sender (here a bug in
+    building its body) leaves it settled as not sent, so the retry sends it without asking."""
+    from airflow_provider_hbsms.campaign import engine
+
+    real = engine.personalized_body
+    calls = {"n": 0}
+
+    def third_fails(*args: Any, **kwargs: Any) -> bytes:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "personalized_body", third_fails)
+    with pytest.raises(RuntimeError, match="disk full"):
+        personalized(customers(1000), store).execute(context())
+    states = {b.batch_no: b.state for b in store.ledger.batches("d/send/" + RUN).values()}
+    assert states == {0: "accepted", 1: "accepted", 2: "rejected"}
+    monkeypatch.setattr(engine, "personalized_body", real)
+    result = personalized(customers(1000), store).execute(context())
+    assert (result["skipped_batches"], result["submitted"]) == (2, 600)
+    counts = Counter(m.mobile for m in simulator.received())
+    assert len(counts) == 1000
+    assert set(counts.values()) == {1}

@@ -324,8 +324,11 @@ class Campaign:
                     continue
                 try:
                     endpoint, body = self._body(batch, client)
-                except HbSmsError as exc:
+                except BaseException as exc:
+                    # Claimed, certainly not sent: settled so a retry sends it.
                     ledger.settle(batch_key(self.key, batch.batch_no), REJECTED, error=str(exc))
+                    if not isinstance(exc, HbSmsError):
+                        raise
                     failures.append(exc)
                     break
                 lanes.submit(batch, endpoint, body, len(batch.messages), batch.msg_ids[0])

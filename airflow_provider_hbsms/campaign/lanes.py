@@ -94,17 +94,19 @@ class SendLanes(Generic[Tag]):
         work = _Work(tag, endpoint, body, submitted, corp_msg_id)
         try:
             self._work.put_nowait(work)
+            self._pending += 1
+            return
         except queue.Full:
             self._work.put(work)
-            # A lane just took a body and is sending it while the caller is a body ahead of
-            # every lane. When lanes take bodies seldom (few connections, slow replies), the
-            # caller leaves the CPU to that request for a moment before preparing more; when
-            # they take them often, that moment is needed for preparing.
-            now = time.monotonic()
-            if now - self._last_take > 4 * SENDING_HEADROOM:
-                time.sleep(SENDING_HEADROOM)
-            self._last_take = now
-        self._pending += 1
+            self._pending += 1
+        # A lane just took a body and is sending it while the caller is a body ahead of every
+        # lane. When lanes take bodies seldom (few connections, slow replies), the caller leaves
+        # the CPU to that request for a moment before preparing more; when they take them
+        # often, that moment is needed for preparing.
+        now = time.monotonic()
+        if now - self._last_take > 4 * SENDING_HEADROOM:
+            time.sleep(SENDING_HEADROOM)
+        self._last_take = now
 
     def finished(self) -> list[Outcome[Tag]]:
         """The outcomes available now, without waiting."""
