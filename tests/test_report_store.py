@@ -346,3 +346,27 @@ def test_readers_expanding_at_once_index_each_message_once(any_store: Store) -> 
     assert totals == [1200] * 4
     with any_store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(sent_messages)).scalar_one() == 1200
+
+
+def test_expansion_pages_through_the_journal(store: Store) -> None:
+    from airflow_provider_hbsms.store.ledger import SendLedger
+    from airflow_provider_hbsms.store.sent import expand
+
+    ledger = SendLedger(store.engine)
+    for batch in range(5):
+        ledger.claim(
+            batch_key=f"p{batch}",
+            campaign_key="paged",
+            batch_no=batch,
+            endpoint="/hSmsSend.do",
+            content_hash="h",
+            submitted=3,
+            segments=3,
+            messages=[(f"pg-{batch}-{i}", f"135{batch:02d}{i:06d}", "9", 2) for i in range(3)],
+        )
+    with store.engine.begin() as conn:
+        assert expand(conn, page=2) == 5
+        assert expand(conn, page=2) == 0
+    statuses = store.reports.message_statuses(campaign_key="paged")
+    assert len(statuses) == 15
+    assert {s.segments for s in statuses} == {2}

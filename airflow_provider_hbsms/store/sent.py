@@ -50,31 +50,35 @@ def journal(
     insert_ignore(conn, batch_messages, [row], ["batch_key"])
 
 
-def expand(conn: Connection) -> int:
+def expand(conn: Connection, page: int = 100) -> int:
     """Give every journaled batch not expanded yet its ``hbsms_sent_messages`` rows, in the
-    caller's transaction; returns how many batches were expanded. Safe when several readers
-    expand at once: the rows are inserted if absent."""
-    pending = conn.execute(
-        select(
-            batch_messages.c.batch_key,
-            batch_messages.c.campaign_key,
-            batch_messages.c.payload,
-            batch_messages.c.created_at,
-        )
-        .where(batch_messages.c.expanded == 0)
-        .order_by(batch_messages.c.batch_key)
-    ).all()
-    for batch_key, campaign_key, payload, created_at in pending:
-        messages = [_parse(line) for line in payload.split("\n") if line]
-        insert_messages(conn, batch_key, campaign_key, messages, created_at)
-    keys = [row.batch_key for row in pending]
-    for start in range(0, len(keys), 500):
+    caller's transaction, ``page`` batches at a time (a million-message campaign's journal
+    is never loaded at once); returns how many batches were expanded. Safe when several
+    readers expand at once: the rows are inserted if absent."""
+    expanded = 0
+    while True:
+        pending = conn.execute(
+            select(
+                batch_messages.c.batch_key,
+                batch_messages.c.campaign_key,
+                batch_messages.c.payload,
+                batch_messages.c.created_at,
+            )
+            .where(batch_messages.c.expanded == 0)
+            .order_by(batch_messages.c.batch_key)
+            .limit(page)
+        ).all()
+        if not pending:
+            return expanded
+        for batch_key, campaign_key, payload, created_at in pending:
+            messages = [_parse(line) for line in payload.split("\n") if line]
+            insert_messages(conn, batch_key, campaign_key, messages, created_at)
         conn.execute(
             update(batch_messages)
-            .where(batch_messages.c.batch_key.in_(keys[start : start + 500]))
+            .where(batch_messages.c.batch_key.in_([row.batch_key for row in pending]))
             .values(expanded=1)
         )
-    return len(pending)
+        expanded += len(pending)
 
 
 def expand_pending(engine: Engine) -> None:
