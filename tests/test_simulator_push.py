@@ -112,3 +112,45 @@ def test_a_push_not_answered_in_time_is_pushed_again(
     assert "timeout" in first.outcome.lower()
     assert second.outcome == "ok"
     assert _Customer.bodies[0] == _Customer.bodies[1]  # the same body again
+
+
+def test_a_stalled_receiver_does_not_hold_up_another_accounts_pushes(
+    simulator_factory: Callable[..., GatewaySimulator], customer: str
+) -> None:
+    """One account's receiver hangs on its first push; the other account's replies still
+    arrive at once, and the stalled account's bodies follow in order once it answers."""
+    _Customer.stall = 1.5
+    other_bodies: list[bytes] = []
+
+    class _Other(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            other_bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Length", "1")
+            self.end_headers()
+            self.wfile.write(b"0")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), _Other)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        stalled = sim_account(reply_push_url=customer)
+        prompt = sim_account(
+            corp_id="other", reply_push_url=f"http://127.0.0.1:{other.server_address[1]}/r"
+        )
+        sim = simulator_factory(accounts=[stalled, prompt], push_timeout=5)
+        sim.inject_reply("13800138000", "第一", corp_id=SIM_CORP_ID)
+        _wait_for(lambda: len(_Customer.bodies) == 1)  # the stalled push is under way
+        sim.inject_reply("13800138001", "第二", corp_id=SIM_CORP_ID)
+        started = time.monotonic()
+        sim.inject_reply("13900139000", "准时", corp_id="other")
+        _wait_for(lambda: len(other_bodies) == 1)
+        assert time.monotonic() - started < 1.0  # not behind the stalled receiver
+        _wait_for(lambda: len(_Customer.bodies) == 2)
+        contents = [r.content for _, b in _Customer.bodies for r in parse_replies(b)]
+        assert contents == ["第一", "第二"]
+    finally:
+        other.shutdown()
+        other.server_close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -65,7 +66,9 @@ def post_once(url: str, body: bytes, timeout: float) -> str:
 
 
 class Pusher:
-    """A background thread that pushes whatever is due.
+    """A background thread that pushes whatever is due: bodies for one URL in order, one at a
+    time (with their re-pushes), different URLs side by side, so one slow receiver does not
+    hold up another account's pushes.
 
     :param gateway: the simulated gateway.
     :param config: push timeout, retries and interval.
@@ -77,6 +80,11 @@ class Pusher:
         self.log: list[PushAttempt] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hbsms-sim-pusher", daemon=True)
+        self._lock = threading.Lock()
+        # URL -> bodies waiting behind the one being pushed there; a URL is a key while a
+        # worker thread serves it.
+        self._queues: dict[str, deque[tuple[str, list]]] = {}  # type: ignore[type-arg]
+        self._workers: list[threading.Thread] = []
 
     def start(self) -> None:
         self._thread.start()
@@ -85,20 +93,46 @@ class Pusher:
         self._stop.set()
         if self._thread.is_alive():  # never started when the server failed to bind
             self._thread.join(timeout=self.config.push_timeout + 5)
+        for worker in list(self._workers):
+            worker.join(timeout=self.config.push_timeout + 5)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             bodies = self.gateway.take_for_push()
             for kind, url, items in bodies:
-                self._push(kind, url, items)
+                self._enqueue(kind, url, items)
             if not bodies:
                 self._stop.wait(0.02)
+
+    def _enqueue(self, kind: str, url: str, items: list) -> None:  # type: ignore[type-arg]
+        with self._lock:
+            waiting = self._queues.get(url)
+            if waiting is not None:
+                waiting.append((kind, items))
+                return
+            self._queues[url] = deque([(kind, items)])
+            worker = threading.Thread(
+                target=self._serve, args=(url,), name="hbsms-sim-push", daemon=True
+            )
+            self._workers = [w for w in self._workers if w.is_alive()] + [worker]
+        worker.start()
+
+    def _serve(self, url: str) -> None:
+        while True:
+            with self._lock:
+                waiting = self._queues[url]
+                if not waiting or self._stop.is_set():
+                    del self._queues[url]
+                    return
+                kind, items = waiting.popleft()
+            self._push(kind, url, items)
 
     def _push(self, kind: str, url: str, items: list) -> None:  # type: ignore[type-arg]
         body = build_reports_xml(items) if kind == "reports" else build_replies_xml(items)
         for attempt in range(1, self.config.push_retries + 2):
             outcome = post_once(url, body, self.config.push_timeout)
-            self.log.append(PushAttempt(kind, url, len(items), attempt, outcome, time.time()))
+            with self._lock:
+                self.log.append(PushAttempt(kind, url, len(items), attempt, outcome, time.time()))
             if outcome == "ok" or self._stop.is_set():
                 return
             if attempt <= self.config.push_retries:
