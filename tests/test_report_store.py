@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -370,3 +371,35 @@ def test_expansion_pages_through_the_journal(store: Store) -> None:
     statuses = store.reports.message_statuses(campaign_key="paged")
     assert len(statuses) == 15
     assert {s.segments for s in statuses} == {2}
+
+
+def test_indexing_commits_page_by_page(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large backlog is indexed in committed pages, so the write lock is never held for the
+    whole of it: a failure on a later page keeps what earlier pages did."""
+    from airflow_provider_hbsms.store import sent
+    from airflow_provider_hbsms.store.ledger import SendLedger
+
+    ledger = SendLedger(store.engine)
+    for batch in range(5):
+        ledger.claim(
+            batch_key=f"q{batch}",
+            campaign_key="pages",
+            batch_no=batch,
+            endpoint="/hSmsSend.do",
+            content_hash="h",
+            submitted=2,
+            segments=2,
+            messages=[(f"q-{batch}-{i}", f"133{batch:02d}{i:06d}", "", 1) for i in range(2)],
+        )
+    real = sent.insert_messages
+
+    def fail_on_q4(conn: Any, batch_key: str, *args: Any) -> None:
+        if batch_key == "q4":
+            raise RuntimeError("disk full")
+        real(conn, batch_key, *args)
+
+    monkeypatch.setattr(sent, "insert_messages", fail_on_q4)
+    with pytest.raises(RuntimeError):
+        sent.expand_pending(store.engine, page=2)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sent_messages)).scalar_one() == 8

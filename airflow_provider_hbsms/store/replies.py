@@ -14,7 +14,7 @@ from sqlalchemy import select
 from airflow_provider_hbsms.store.db import in_transaction
 from airflow_provider_hbsms.store.optouts import OptOutList
 from airflow_provider_hbsms.store.schema import replies, sent_messages
-from airflow_provider_hbsms.store.sent import expand
+from airflow_provider_hbsms.store.sent import expand, expand_pending
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
 if TYPE_CHECKING:
@@ -131,6 +131,7 @@ class ReplyStore:
         """Store replies once each, attribute them, and put opt-out senders on the list, all in
         one transaction."""
         if connection is None:
+            expand_pending(self.engine)  # page by page, before this transaction
             return in_transaction(
                 self.engine, lambda conn: self.add(items, source, opt_out_keywords, conn)
             )

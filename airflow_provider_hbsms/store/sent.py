@@ -50,13 +50,13 @@ def journal(
     insert_ignore(conn, batch_messages, [row], ["batch_key"])
 
 
-def expand(conn: Connection, page: int = 100) -> int:
-    """Give every journaled batch not expanded yet its ``hbsms_sent_messages`` rows, in the
-    caller's transaction, ``page`` batches at a time (a million-message campaign's journal
-    is never loaded at once); returns how many batches were expanded. Safe when several
-    readers expand at once: the rows are inserted if absent."""
+def expand(conn: Connection, page: int = 100, pages: int | None = None) -> int:
+    """Give journaled batches not expanded yet their ``hbsms_sent_messages`` rows, in the
+    caller's transaction, ``page`` batches at a time (a million-message campaign's journal is
+    never loaded at once), at most ``pages`` pages (all when None); returns how many batches
+    were expanded. Safe when several readers expand at once: rows are inserted if absent."""
     expanded = 0
-    while True:
+    while pages is None or pages > 0:
         pending = conn.execute(
             select(
                 batch_messages.c.batch_key,
@@ -69,7 +69,7 @@ def expand(conn: Connection, page: int = 100) -> int:
             .limit(page)
         ).all()
         if not pending:
-            return expanded
+            break
         for batch_key, campaign_key, payload, created_at in pending:
             messages = [_parse(line) for line in payload.split("\n") if line]
             insert_messages(conn, batch_key, campaign_key, messages, created_at)
@@ -79,16 +79,20 @@ def expand(conn: Connection, page: int = 100) -> int:
             .values(expanded=1)
         )
         expanded += len(pending)
+        pages = None if pages is None else pages - 1
+    return expanded
 
 
-def expand_pending(engine: Engine) -> None:
-    """``expand`` in a transaction of its own, if any batch waits (one indexed lookup if not)."""
+def expand_pending(engine: Engine, page: int = 100) -> None:
+    """``expand`` everything waiting, one committed transaction per page: a large backlog never
+    holds the store's write lock (SQLite) for long, so campaigns sending meanwhile keep
+    claiming. One indexed lookup when nothing waits."""
     with engine.connect() as conn:
         waiting = conn.execute(
             select(batch_messages.c.batch_key).where(batch_messages.c.expanded == 0).limit(1)
         ).first()
-    if waiting is not None:
-        in_transaction(engine, expand)
+    while waiting is not None and in_transaction(engine, lambda c: expand(c, page, pages=1)):
+        pass
 
 
 def _parse(line: str) -> SentMessage:
