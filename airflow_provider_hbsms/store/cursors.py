@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from airflow_provider_hbsms.store.schema import cursors
-from airflow_provider_hbsms.store.upsert import insert_ignore
+from airflow_provider_hbsms.store.upsert import upsert
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -33,13 +33,10 @@ class Cursors:
 
     def set(self, name: str, position: int) -> None:
         """Save ``position`` under ``name`` and commit."""
-        now = datetime.now(UTC)
         with self.engine.begin() as conn:
-            moved = conn.execute(
-                update(cursors)
-                .where(cursors.c.name == name)
-                .values(position=position, updated_at=now)
-            ).rowcount
-            if not moved:
-                row = {"name": name, "position": position, "updated_at": now}
-                insert_ignore(conn, cursors, [row], ["name"])
+            upsert(
+                conn,
+                cursors,
+                {"name": name},
+                {"position": position, "updated_at": datetime.now(UTC)},
+            )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from airflow_provider_hbsms.protocol.errors import HbSmsError
 from airflow_provider_hbsms.store.schema import pull_state
-from airflow_provider_hbsms.store.upsert import insert_ignore
+from airflow_provider_hbsms.store.upsert import upsert
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -31,16 +31,9 @@ class PullState:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _touch(self, corp_id: str, kind: str, **values: object) -> None:
+    def _touch(self, corp_id: str, kind: str, **values: Any) -> None:
         with self.engine.begin() as conn:
-            insert_ignore(
-                conn, pull_state, [{"corp_id": corp_id, "kind": kind}], ["corp_id", "kind"]
-            )
-            conn.execute(
-                update(pull_state)
-                .where(pull_state.c.corp_id == corp_id, pull_state.c.kind == kind)
-                .values(**values)
-            )
+            upsert(conn, pull_state, {"corp_id": corp_id, "kind": kind}, values)
 
     def record_success(self, corp_id: str, kind: str) -> None:
         now = datetime.now(UTC)

@@ -9,14 +9,13 @@ need them (``expand``), so a campaign's sending is not slowed by indexing it.
 
 from __future__ import annotations
 
-from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
 from airflow_provider_hbsms.store.db import in_transaction
 from airflow_provider_hbsms.store.schema import batch_messages, sent_messages
-from airflow_provider_hbsms.store.upsert import insert_ignore
+from airflow_provider_hbsms.store.upsert import insert_ignore, insert_ignore_values, stored_time
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,9 +25,6 @@ if TYPE_CHECKING:
 
 #: ``(msg_id, mobile, ext, segments)`` of one sent message.
 SentMessage = tuple[str, str, str, int]
-
-#: Rows per multi-row INSERT: 7 parameters each stays under SQLite's oldest limit (999).
-_ROWS_PER_INSERT = 140
 
 
 def journal(
@@ -101,29 +97,18 @@ def _parse(line: str) -> SentMessage:
 
 
 def insert_messages(
-    conn: Any,
+    conn: Connection,
     batch_key: str,
     campaign_key: str,
     messages: Sequence[SentMessage],
     sent_at: datetime,
 ) -> None:
-    """Insert messages (duplicates ignored) in multi-row INSERTs at the driver level:
-    SQLAlchemy's per-row parameter processing, or an executemany's per-row round trip
-    (PostgreSQL) and per-row statement step (SQLite), would cost more than the rows."""
-    if not messages:
-        return
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    # SQLite stores timestamps as text; hand it the format SQLAlchemy itself writes.
-    stamp: Any = sent_at
-    if conn.dialect.name == "sqlite":
-        stamp = sent_at.strftime("%Y-%m-%d %H:%M:%S.%f")
-    columns = "msg_id, mobile, ext, segments, batch_key, campaign_key, sent_at"
-    row = f"({', '.join([marker] * 7)})"
-    shared = (batch_key, campaign_key, stamp)
-    for start in range(0, len(messages), _ROWS_PER_INSERT):
-        part = messages[start : start + _ROWS_PER_INSERT]
-        sql = (
-            f"INSERT INTO {sent_messages.name} ({columns}) "
-            f"VALUES {', '.join([row] * len(part))} ON CONFLICT (msg_id, mobile) DO NOTHING"
-        )
-        conn.exec_driver_sql(sql, tuple(chain.from_iterable([tuple(m) + shared for m in part])))
+    """Insert messages into ``hbsms_sent_messages``, duplicates ignored."""
+    shared = (batch_key, campaign_key, stored_time(conn, sent_at))
+    insert_ignore_values(
+        conn,
+        sent_messages,
+        ["msg_id", "mobile", "ext", "segments", "batch_key", "campaign_key", "sent_at"],
+        [tuple(m) + shared for m in messages],
+        ["msg_id", "mobile"],
+    )

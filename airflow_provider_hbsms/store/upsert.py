@@ -8,14 +8,19 @@ collector call this for every body they get.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, update
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from sqlalchemy import Connection, Table
+
+
+#: Bound parameters per statement: SQLite's oldest limit (newer builds allow far more).
+_SQLITE_MAX_VARIABLES = 999
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
@@ -29,6 +34,11 @@ def _sqlite_time(value: datetime | None) -> str | None:
     return value.isoformat(" ", "microseconds")[:26]
 
 
+def stored_time(connection: Connection, value: datetime | None) -> Any:
+    """``value`` as the driver should be handed it for a DateTime column (SQLite: text)."""
+    return _sqlite_time(value) if connection.dialect.name == "sqlite" else value
+
+
 def insert_ignore(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> int:
@@ -40,42 +50,76 @@ def insert_ignore(
     if not rows:
         return 0
     columns = list(rows[0])
+    if connection.dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover
+        return _insert_one_by_one(connection, table, rows)
+    times = [c for c in columns if isinstance(table.c[c].type, DateTime)]
+    if times and connection.dialect.name == "sqlite":
+        converted: dict[datetime | None, str | None] = {}  # rows often share timestamps
+
+        def text(value: datetime | None) -> str | None:
+            if value not in converted:
+                converted[value] = _sqlite_time(value)
+            return converted[value]
+
+        rows = [{**row, **{c: text(row[c]) for c in times}} for row in rows]
+    values = [tuple(row[c] for c in columns) for row in rows]
+    return insert_ignore_values(connection, table, columns, values, keys)
+
+
+def insert_ignore_values(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    values: Sequence[tuple[Any, ...]],
+    keys: Sequence[str],
+) -> int:
+    """``insert_ignore`` for rows already given as tuples in ``columns`` order, with times as
+    ``stored_time`` makes them: the form for hot paths that build many rows.
+
+    SQLite gets multi-row INSERTs (one statement step for many rows, not one per row),
+    PostgreSQL ``execute_values`` (one round trip for many rows, not one per row).
+    """
+    if not values:
+        return 0
     names = ", ".join(columns)
     conflict = f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
-    dialect = connection.dialect.name
     driver = connection.connection.driver_connection
-    if dialect == "sqlite":
-        placeholders = ", ".join("?" * len(columns))
-        times = [c for c in columns if isinstance(table.c[c].type, DateTime)]
-        if times:
-            converted: dict[datetime | None, str | None] = {}  # rows often share timestamps
-
-            def text(value: datetime | None) -> str | None:
-                if value not in converted:
-                    converted[value] = _sqlite_time(value)
-                return converted[value]
-
-            rows = [{**row, **{c: text(row[c]) for c in times}} for row in rows]
-        values = [tuple(row[c] for c in columns) for row in rows]
+    if connection.dialect.name == "sqlite":
+        row = f"({', '.join('?' * len(columns))})"
+        per_statement = _SQLITE_MAX_VARIABLES // len(columns)
         before = driver.total_changes  # type: ignore[union-attr]
-        connection.exec_driver_sql(
-            f"INSERT INTO {table.name} ({names}) VALUES ({placeholders}) {conflict}", values
-        )
-        return int(driver.total_changes - before)  # type: ignore[union-attr]
-    if dialect == "postgresql":
-        from psycopg2.extras import execute_values
-
-        values = [tuple(row[c] for c in columns) for row in rows]
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
-            inserted = execute_values(
-                cursor,
-                f"INSERT INTO {table.name} ({names}) VALUES %s {conflict} RETURNING 1",
-                values,
-                page_size=1000,
-                fetch=True,
+        for start in range(0, len(values), per_statement):
+            part = values[start : start + per_statement]
+            connection.exec_driver_sql(
+                f"INSERT INTO {table.name} ({names}) VALUES {', '.join([row] * len(part))} "
+                f"{conflict}",
+                tuple(chain.from_iterable(part)),
             )
-        return len(inserted)
-    return _insert_one_by_one(connection, table, rows)  # pragma: no cover - other databases
+        return int(driver.total_changes - before)  # type: ignore[union-attr]
+    from psycopg2.extras import execute_values
+
+    with driver.cursor() as cursor:  # type: ignore[union-attr]
+        inserted = execute_values(
+            cursor,
+            f"INSERT INTO {table.name} ({names}) VALUES %s {conflict} RETURNING 1",
+            values,
+            page_size=1000,
+            fetch=True,
+        )
+    return len(inserted)
+
+
+def upsert(
+    connection: Connection, table: Table, key: dict[str, Any], values: dict[str, Any]
+) -> None:
+    """Set ``values`` on the row with ``key`` (a unique constraint), creating it if absent."""
+    if insert_ignore(connection, table, [{**key, **values}], list(key)):
+        return
+    connection.execute(
+        update(table)
+        .where(*(table.c[name] == value for name, value in key.items()))
+        .values(**values)
+    )
 
 
 def _insert_one_by_one(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:
