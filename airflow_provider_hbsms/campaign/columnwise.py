@@ -76,16 +76,6 @@ def _sendable(texts: str) -> bool:
     return True
 
 
-def segments_of(texts: list[str], signature: str) -> list[int]:
-    """``count_segments`` of each text."""
-    if not signature:
-        return [
-            1 if n <= SINGLE_SEGMENT_CHARS else -(-n // MULTI_SEGMENT_CHARS)
-            for n in map(len, texts)
-        ]
-    return [count_segments(t, signature) for t in texts]
-
-
 def valid_lists(
     spec: MessageSpec, data: dict[str, list[Any]], first_row: int, render: Any
 ) -> Messages | None:
@@ -111,7 +101,7 @@ def valid_lists(
         if texts is None or not contents_valid(texts):
             return None
         contents = texts
-        segments = segments_of(contents, spec.signature)
+        segments = [count_segments(c, spec.signature) for c in contents]
     exts = _exts(spec, data, n)
     ids = _ids(spec, data, n)
     if exts is None or ids is None:

@@ -125,6 +125,8 @@ class Batch:
     """One request's worth of messages."""
 
     batch_no: int
+    #: the ledger's key of the batch.
+    key: str
     messages: Messages
     msg_ids: list[str]
     segments: int
@@ -187,22 +189,17 @@ class Campaign:
                 room = self.options.max_listed_problems - len(plan.problems)
                 plan.problems.extend(problems[: max(room, 0)])
             if opt_outs:
-                keep = [m not in opt_outs for m in valid.mobile_list()]
-                dropped = keep.count(False)
-                if dropped:
-                    valid = valid.where(keep)
-                    if plan is not None:
-                        plan.opted_out += dropped
+                valid, dropped = _kept(valid, [m not in opt_outs for m in valid.mobile_list()])
+                if plan is not None:
+                    plan.opted_out += dropped
             if dedupe:
-                keep = []
+                first = []
                 for mobile in valid.mobile_list():
-                    keep.append(mobile not in seen)
+                    first.append(mobile not in seen)
                     seen.add(mobile)
-                dropped = keep.count(False)
-                if dropped:
-                    valid = valid.where(keep)
-                    if plan is not None:
-                        plan.duplicates += dropped
+                valid, dropped = _kept(valid, first)
+                if plan is not None:
+                    plan.duplicates += dropped
             if len(valid):
                 yield valid
         if plan is not None:
@@ -265,7 +262,8 @@ class Campaign:
             )
         encoded = wire.encode(WIRE_ENCODING)
         segments = sum(messages.segments)
-        return Batch(batch_no, messages, msg_ids, segments, content_hash(encoded), encoded)
+        key = batch_key(self.key, batch_no)
+        return Batch(batch_no, key, messages, msg_ids, segments, content_hash(encoded), encoded)
 
     def _body(self, batch: Batch, client: HbSmsClient) -> tuple[Endpoint, bytes]:
         """The request of a batch whose rows the RowChecker validated already."""
@@ -326,7 +324,7 @@ class Campaign:
                     endpoint, body = self._body(batch, client)
                 except BaseException as exc:
                     # Claimed, certainly not sent: settled so a retry sends it.
-                    ledger.settle(batch_key(self.key, batch.batch_no), REJECTED, error=str(exc))
+                    ledger.settle(batch.key, REJECTED, error=str(exc))
                     if not isinstance(exc, HbSmsError):
                         raise
                     failures.append(exc)
@@ -354,7 +352,7 @@ class Campaign:
         settled: list[Settlement] = []
         for outcome in outcomes:
             batch, result = outcome.tag, outcome.result
-            key = batch_key(self.key, batch.batch_no)
+            key = batch.key
             if isinstance(result, SendResult):
                 settled.append(Settlement(key, ACCEPTED, accepted=result.accepted))
                 report.batches_sent += 1
@@ -390,7 +388,7 @@ class Campaign:
         """Claim the batch in the ledger (writing ``settle`` first, in the same transaction);
         False (and counted) when it must not be sent."""
         claim = ledger.claim(
-            batch_key=batch_key(self.key, batch.batch_no),
+            batch_key=batch.key,
             campaign_key=self.key,
             batch_no=batch.batch_no,
             endpoint=(
@@ -434,6 +432,12 @@ class Campaign:
             return False
         report.unknown_batches.append(batch.batch_no)
         return False
+
+
+def _kept(messages: Messages, keep: list[bool]) -> tuple[Messages, int]:
+    """The messages whose ``keep`` is true, and how many were left out."""
+    dropped = keep.count(False)
+    return (messages.where(keep) if dropped else messages), dropped
 
 
 class _Progress:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, select, update
 
 from airflow_provider_hbsms.store.schema import reports, send_batches, sent_messages
-from airflow_provider_hbsms.store.sent import expand, expand_pending, journal
+from airflow_provider_hbsms.store.sent import expand_pending, journal
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
 if TYPE_CHECKING:
@@ -229,9 +229,8 @@ class SendLedger:
     def reconcile_from_reports(self, batch_key: str, campaign_key: str) -> bool:
         """Settle a pending/unknown batch as accepted if any of its messages has a delivery
         report: the gateway only reports on what it accepted."""
-        expand_pending(self.engine)
+        expand_pending(self.engine)  # the batch's messages, if no reader indexed them yet
         with self.engine.begin() as conn:
-            expand(conn)  # what was journaled since, if anything
             reported = conn.execute(
                 select(reports.c.id)
                 .join(

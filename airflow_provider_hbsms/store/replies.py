@@ -130,12 +130,23 @@ class ReplyStore:
     ) -> AddedReplies:
         """Store replies once each, attribute them, and put opt-out senders on the list, all in
         one transaction."""
+        # Attribution reads the sent messages: index what waits first (page by page, before
+        # this transaction when it is ours).
         if connection is None:
-            expand_pending(self.engine)  # page by page, before this transaction
+            expand_pending(self.engine)
             return in_transaction(
-                self.engine, lambda conn: self.add(items, source, opt_out_keywords, conn)
+                self.engine, lambda conn: self._add(items, source, opt_out_keywords, conn)
             )
-        expand(connection)  # attribution reads the sent messages
+        expand(connection)
+        return self._add(items, source, opt_out_keywords, connection)
+
+    def _add(
+        self,
+        items: Sequence[Reply],
+        source: str,
+        opt_out_keywords: Collection[str],
+        connection: Connection,
+    ) -> AddedReplies:
         keywords = {normalize_keyword(k) for k in opt_out_keywords}
         opt_outs = OptOutList(self.engine)
         added = AddedReplies()
