@@ -62,3 +62,35 @@ def chinese_items(count: int, offset: int = 0) -> list[PersonalizedItem]:
         )
         for i in range(offset, offset + count)
     ]
+
+
+def send_with_http_hook(items: list[PersonalizedItem], conn_id: str = "http_bench") -> None:
+    """What users write without this provider: a GBK form per 200-message batch, posted with
+    ``HttpHook.run`` (which looks its connection up and opens a session on every call)."""
+    from urllib.parse import urlencode
+
+    from airflow.providers.http.hooks.http import HttpHook
+
+    for start in range(0, len(items), 200):
+        batch = items[start : start + 200]
+        send_param = "&group&".join(
+            f"{i.mobile}&split&{i.msg_id}&split&&split&{i.content}" for i in batch
+        )
+        body = urlencode(
+            {
+                "corp_id": CREDENTIALS.corp_id,
+                "corp_pwd": CREDENTIALS.corp_pwd,
+                "corp_service": CREDENTIALS.corp_service,
+                "total_count": len(batch),
+                "send_param": send_param,
+                "ctrl_param": 1,
+            },
+            encoding="gbk",
+        )
+        hook = HttpHook(method="POST", http_conn_id=conn_id)
+        response = hook.run(
+            "/hSmsSend.do",
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded;charset=gbk"},
+        )
+        assert response.text.startswith("0#")

@@ -27,11 +27,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import CREDENTIALS, chinese_items, measure
+from _common import CREDENTIALS, chinese_items, measure, send_with_http_hook
 
 HERE = Path(__file__).resolve().parent
 
@@ -113,32 +112,7 @@ def index(workdir: Path) -> None:
 
 def http_hook_loop(count: int) -> None:
     """The baseline: HttpHook.run per batch, GBK form built by hand (what users write today)."""
-    from airflow.providers.http.hooks.http import HttpHook
-
-    items = chinese_items(count)
-    for start in range(0, count, 200):
-        batch = items[start : start + 200]
-        send_param = "&group&".join(
-            f"{i.mobile}&split&{i.msg_id}&split&&split&{i.content}" for i in batch
-        )
-        body = urlencode(
-            {
-                "corp_id": CREDENTIALS.corp_id,
-                "corp_pwd": CREDENTIALS.corp_pwd,
-                "corp_service": CREDENTIALS.corp_service,
-                "total_count": len(batch),
-                "send_param": send_param,
-                "ctrl_param": 1,
-            },
-            encoding="gbk",
-        )
-        hook = HttpHook(method="POST", http_conn_id="http_bench")
-        response = hook.run(
-            "/hSmsSend.do",
-            data=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded;charset=gbk"},
-        )
-        assert response.text.startswith("0#")
+    send_with_http_hook(chinese_items(count))
 
 
 def client_only(items: list, url: str, workdir: Path) -> None:  # type: ignore[type-arg]

@@ -36,6 +36,30 @@ def sent(store: Store, campaign: str, messages: list[tuple[str, str, int]], ext:
         conn.execute(sent_messages.insert(), rows)
 
 
+def claimed(
+    store: Store, campaign: str, batches: int, size: int, ext: str = "", segments: int = 1
+) -> None:
+    """Claim ``batches`` batches of ``size`` messages through the ledger, as a send does (their
+    messages journaled, not yet indexed)."""
+    from airflow_provider_hbsms.store.ledger import SendLedger
+
+    ledger = SendLedger(store.engine)
+    for batch in range(batches):
+        ledger.claim(
+            batch_key=f"{campaign}-{batch}",
+            campaign_key=campaign,
+            batch_no=batch,
+            endpoint="/hSmsSend.do",
+            content_hash="h",
+            submitted=size,
+            segments=size * segments,
+            messages=[
+                (f"{campaign}-{batch}-{i}", f"13{batch % 10}{i:08d}", ext, segments)
+                for i in range(size)
+            ],
+        )
+
+
 def report(msg_id: str, mobile: str, sub_seq: int = 0, err: str = "0", desc: str = "") -> Report:
     return Report(mobile, msg_id, sub_seq, err, desc, None, "corp")
 
@@ -313,20 +337,7 @@ def test_summary_and_statuses_by_tens_of_thousands_of_msg_ids(store: Store) -> N
 def test_readers_expanding_at_once_index_each_message_once(any_store: Store) -> None:
     """Several readers (sensors, the receiver, loaders) may find the same batches waiting to
     be indexed: each message still gets exactly one row, and every reader succeeds."""
-    from airflow_provider_hbsms.store.ledger import SendLedger
-
-    ledger = SendLedger(any_store.engine)
-    for batch in range(6):
-        ledger.claim(
-            batch_key=f"b{batch}",
-            campaign_key="together",
-            batch_no=batch,
-            endpoint="/hSmsSend.do",
-            content_hash="h",
-            submitted=200,
-            segments=200,
-            messages=[(f"t-{batch}-{i}", f"137{batch:02d}{i:06d}", "", 1) for i in range(200)],
-        )
+    claimed(any_store, "together", batches=6, size=200)
     totals: list[int] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
@@ -350,21 +361,9 @@ def test_readers_expanding_at_once_index_each_message_once(any_store: Store) -> 
 
 
 def test_expansion_pages_through_the_journal(store: Store) -> None:
-    from airflow_provider_hbsms.store.ledger import SendLedger
     from airflow_provider_hbsms.store.sent import expand
 
-    ledger = SendLedger(store.engine)
-    for batch in range(5):
-        ledger.claim(
-            batch_key=f"p{batch}",
-            campaign_key="paged",
-            batch_no=batch,
-            endpoint="/hSmsSend.do",
-            content_hash="h",
-            submitted=3,
-            segments=3,
-            messages=[(f"pg-{batch}-{i}", f"135{batch:02d}{i:06d}", "9", 2) for i in range(3)],
-        )
+    claimed(store, "paged", batches=5, size=3, ext="9", segments=2)
     with store.engine.begin() as conn:
         assert expand(conn, page=2) == 5
         assert expand(conn, page=2) == 0
@@ -377,28 +376,16 @@ def test_indexing_commits_page_by_page(store: Store, monkeypatch: pytest.MonkeyP
     """A large backlog is indexed in committed pages, so the write lock is never held for the
     whole of it: a failure on a later page keeps what earlier pages did."""
     from airflow_provider_hbsms.store import sent
-    from airflow_provider_hbsms.store.ledger import SendLedger
 
-    ledger = SendLedger(store.engine)
-    for batch in range(5):
-        ledger.claim(
-            batch_key=f"q{batch}",
-            campaign_key="pages",
-            batch_no=batch,
-            endpoint="/hSmsSend.do",
-            content_hash="h",
-            submitted=2,
-            segments=2,
-            messages=[(f"q-{batch}-{i}", f"133{batch:02d}{i:06d}", "", 1) for i in range(2)],
-        )
+    claimed(store, "pages", batches=5, size=2)
     real = sent.insert_messages
 
-    def fail_on_q4(conn: Any, batch_key: str, *args: Any) -> None:
-        if batch_key == "q4":
+    def fail_on_last_batch(conn: Any, batch_key: str, *args: Any) -> None:
+        if batch_key == "pages-4":
             raise RuntimeError("disk full")
         real(conn, batch_key, *args)
 
-    monkeypatch.setattr(sent, "insert_messages", fail_on_q4)
+    monkeypatch.setattr(sent, "insert_messages", fail_on_last_batch)
     with pytest.raises(RuntimeError):
         sent.expand_pending(store.engine, page=2)
     with store.engine.connect() as conn:

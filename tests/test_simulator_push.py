@@ -40,13 +40,18 @@ class _Customer(BaseHTTPRequestHandler):
         type(self).bodies.append((self.headers["Content-Type"], body))
         if first and type(self).stall:
             time.sleep(type(self).stall)
-        self.send_response(200)
-        self.send_header("Content-Length", "1")
-        self.end_headers()
-        self.wfile.write(b"0")
+        _answer_0(self)
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+def _answer_0(handler: BaseHTTPRequestHandler) -> None:
+    """Answer a push the way the protocol wants a stored body answered."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", "1")
+    handler.end_headers()
+    handler.wfile.write(b"0")
 
 
 @pytest.fixture
@@ -125,10 +130,7 @@ def test_a_stalled_receiver_does_not_hold_up_another_accounts_pushes(
     class _Other(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             other_bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(200)
-            self.send_header("Content-Length", "1")
-            self.end_headers()
-            self.wfile.write(b"0")
+            _answer_0(self)
 
         def log_message(self, *args: object) -> None:
             pass

@@ -16,14 +16,13 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from airflow.sdk import dag, task
 
 from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import CREDENTIALS, chinese_items
+from _common import chinese_items, send_with_http_hook
 
 MESSAGES = int(os.environ.get("HBSMS_BENCH_MESSAGES", "100000"))
 OUT = Path(os.environ.get("HBSMS_BENCH_OUT", "."))
@@ -68,35 +67,11 @@ def hbsms_bench_in_tasks() -> None:
     @task
     def http_hook_loop() -> int:
         """What users write today: a GBK form per batch, ``HttpHook.run`` to post it."""
-        from airflow.providers.http.hooks.http import HttpHook
-
         items = chinese_items(MESSAGES)
         timings = []
         for _ in range(RUNS):
             cpu, wall = _cpu(), time.perf_counter()
-            for start in range(0, MESSAGES, 200):
-                batch = items[start : start + 200]
-                send_param = "&group&".join(
-                    f"{i.mobile}&split&{i.msg_id}&split&&split&{i.content}" for i in batch
-                )
-                body = urlencode(
-                    {
-                        "corp_id": CREDENTIALS.corp_id,
-                        "corp_pwd": CREDENTIALS.corp_pwd,
-                        "corp_service": CREDENTIALS.corp_service,
-                        "total_count": len(batch),
-                        "send_param": send_param,
-                        "ctrl_param": 1,
-                    },
-                    encoding="gbk",
-                )
-                hook = HttpHook(method="POST", http_conn_id="http_bench")
-                response = hook.run(
-                    "/hSmsSend.do",
-                    data=body,
-                    headers={"Content-Type": "application/x-www-form-urlencoded;charset=gbk"},
-                )
-                assert response.text.startswith("0#")
+            send_with_http_hook(items)
             timings.append((time.perf_counter() - wall, _cpu() - cpu))
         _record("http_hook_loop", timings)
         return MESSAGES
