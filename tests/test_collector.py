@@ -52,6 +52,7 @@ def test_drain_reports_into_statuses_and_summary(
 
 def test_pending_until_every_segment_is_reported(store) -> None:
     from airflow_provider_hbsms.store.ledger import SendLedger
+    from airflow_provider_hbsms.store.sent import SentColumns
 
     SendLedger(store.engine).claim(
         batch_key="b",
@@ -61,7 +62,7 @@ def test_pending_until_every_segment_is_reported(store) -> None:
         content_hash="h",
         submitted=1,
         segments=3,
-        messages=[("m", "13800000000", "", 3)],
+        messages=SentColumns.of([("m", "13800000000", "", 3)]),
     )
     store.reports.add(
         [Report("13800000000", "m", 1, "0"), Report("13800000000", "m", 2, "0")], "push"

@@ -42,6 +42,7 @@ def claimed(
     """Claim ``batches`` batches of ``size`` messages through the ledger, as a send does (their
     messages journaled, not yet indexed)."""
     from airflow_provider_hbsms.store.ledger import SendLedger
+    from airflow_provider_hbsms.store.sent import SentColumns
 
     ledger = SendLedger(store.engine)
     for batch in range(batches):
@@ -53,10 +54,12 @@ def claimed(
             content_hash="h",
             submitted=size,
             segments=size * segments,
-            messages=[
-                (f"{campaign}-{batch}-{i}", f"13{batch % 10}{i:08d}", ext, segments)
-                for i in range(size)
-            ],
+            messages=SentColumns.of(
+                [
+                    (f"{campaign}-{batch}-{i}", f"13{batch % 10}{i:08d}", ext, segments)
+                    for i in range(size)
+                ]
+            ),
         )
 
 
@@ -370,6 +373,38 @@ def test_expansion_pages_through_the_journal(store: Store) -> None:
     statuses = store.reports.message_statuses(campaign_key="paged")
     assert len(statuses) == 15
     assert {s.segments for s in statuses} == {2}
+
+
+def test_journals_of_earlier_builds_are_indexed_too(store: Store) -> None:
+    """Journals written a line per message (before the columnar payload) still expand."""
+    from airflow_provider_hbsms.store.schema import batch_messages
+    from airflow_provider_hbsms.store.sent import expand
+
+    with store.engine.begin() as conn:
+        conn.execute(
+            batch_messages.insert(),
+            {
+                "batch_key": "old-0",
+                "campaign_key": "old",
+                "payload": "old-0-0\t13800000000\t\t1\nold-0-1\t13800000001\t7\t3",
+                "created_at": datetime.now(UTC),
+                "expanded": 0,
+            },
+        )
+        assert expand(conn) == 1
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                sent_messages.c.msg_id,
+                sent_messages.c.mobile,
+                sent_messages.c.ext,
+                sent_messages.c.segments,
+            ).order_by(sent_messages.c.msg_id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("old-0-0", "13800000000", "", 1),
+        ("old-0-1", "13800000001", "7", 3),
+    ]
 
 
 def test_indexing_commits_page_by_page(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,6 +40,7 @@ from airflow_provider_hbsms.store.ledger import (
     UNKNOWN,
     Settlement,
 )
+from airflow_provider_hbsms.store.sent import SentColumns
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -397,14 +398,11 @@ class Campaign:
             content_hash=batch.content_hash,
             submitted=len(batch.messages),
             segments=batch.segments,
-            messages=list(
-                zip(
-                    batch.msg_ids,
-                    batch.messages.mobiles,
-                    batch.messages.exts,
-                    batch.messages.segments,
-                    strict=True,
-                )
+            messages=SentColumns(
+                batch.msg_ids,
+                batch.messages.mobiles,
+                batch.messages.exts,
+                batch.messages.segments,
             ),
             resend=self.options.resend_unknown,
             settle=settle,

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 
 from airflow_provider_hbsms.store.schema import reports, send_batches, sent_messages
-from airflow_provider_hbsms.store.sent import expand_pending, journal
-from airflow_provider_hbsms.store.upsert import insert_ignore
+from airflow_provider_hbsms.store.sent import SentColumns, expand_pending, journal
+from airflow_provider_hbsms.store.upsert import insert_ignore_values, stored_time, update_values
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -28,6 +28,20 @@ if TYPE_CHECKING:
 PENDING, ACCEPTED, REJECTED, UNKNOWN = "pending", "accepted", "rejected", "unknown"
 #: States after which resending could text someone twice.
 MAY_HAVE_BEEN_SENT = (PENDING, UNKNOWN)
+#: The columns of a newly claimed batch, in the order ``claim`` gives them.
+_NEW_BATCH = (
+    "batch_key",
+    "campaign_key",
+    "batch_no",
+    "endpoint",
+    "content_hash",
+    "submitted",
+    "segments",
+    "state",
+    "attempts",
+    "created_at",
+    "updated_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +147,7 @@ class SendLedger:
         content_hash: str,
         submitted: int,
         segments: int,
-        messages: Sequence[tuple[str, str, str, int]],
+        messages: SentColumns,
         resend: bool = False,
         settle: Sequence[Settlement] = (),
     ) -> Claim:
@@ -143,27 +157,16 @@ class SendLedger:
         ``resend=True``, a pending/unknown one. The database decides between concurrent
         claimants: only one attempt can win a batch.
 
-        :param messages: ``(msg_id, mobile, ext, segments)`` of each message, journaled with
-            the claim (``store/sent.py``).
+        :param messages: the batch's messages, journaled with the claim (``store/sent.py``).
         :param settle: other batches' outcomes, recorded first in the same transaction.
         """
         now = datetime.now(UTC)
-        row = {
-            "batch_key": batch_key,
-            "campaign_key": campaign_key,
-            "batch_no": batch_no,
-            "endpoint": endpoint,
-            "content_hash": content_hash,
-            "submitted": submitted,
-            "segments": segments,
-            "state": PENDING,
-            "attempts": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
         with self._transaction() as conn:
             self._record_settlements(conn, settle)
-            if insert_ignore(conn, send_batches, [row], ["batch_key"]):
+            stamp = stored_time(conn, now)
+            row = (batch_key, campaign_key, batch_no, endpoint, content_hash, submitted)
+            row += (segments, PENDING, 1, stamp, stamp)
+            if insert_ignore_values(conn, send_batches, _NEW_BATCH, [row], ["batch_key"]):
                 journal(conn, batch_key, campaign_key, messages, now)
                 return Claim(True, None)
             existing = self._row(
@@ -209,21 +212,13 @@ class SendLedger:
 
     @staticmethod
     def _record_settlements(conn: Connection, settlements: Sequence[Settlement]) -> None:
-        if not settlements:
-            return
-        conn.execute(
-            update(send_batches)
-            .where(send_batches.c.batch_key == bindparam("key"))
-            .values(
-                state=bindparam("state"),
-                accepted=bindparam("accepted"),
-                error=bindparam("error"),
-                updated_at=datetime.now(UTC),
-            ),
-            [
-                {"key": s.batch_key, "state": s.state, "accepted": s.accepted, "error": s.error}
-                for s in settlements
-            ],
+        now = stored_time(conn, datetime.now(UTC))
+        update_values(
+            conn,
+            send_batches,
+            ["state", "accepted", "error", "updated_at"],
+            "batch_key",
+            [(s.state, s.accepted, s.error, now, s.batch_key) for s in settlements],
         )
 
     def reconcile_from_reports(self, batch_key: str, campaign_key: str) -> bool:

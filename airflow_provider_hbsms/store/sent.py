@@ -9,13 +9,13 @@ need them (``expand``), so a campaign's sending is not slowed by indexing it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import select, update
 
 from airflow_provider_hbsms.store.db import in_transaction
 from airflow_provider_hbsms.store.schema import batch_messages, sent_messages
-from airflow_provider_hbsms.store.upsert import insert_ignore, insert_ignore_values, stored_time
+from airflow_provider_hbsms.store.upsert import insert_ignore_values, stored_time
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,24 +26,59 @@ if TYPE_CHECKING:
 #: ``(msg_id, mobile, ext, segments)`` of one sent message.
 SentMessage = tuple[str, str, str, int]
 
+#: Separates the journal payload's columns; no validated msg_id, number or ext contains it.
+_COLUMNS = "\x1e"
+
+
+class SentColumns(NamedTuple):
+    """A batch's messages column by column, as a claim journals them.
+
+    :param msg_ids: each message's ``corp_msg_id``.
+    :param mobiles: each message's number.
+    :param exts: each message's extension ("" for none).
+    :param segments: each message's billed segments.
+    """
+
+    msg_ids: Sequence[str]
+    mobiles: Sequence[str]
+    exts: Sequence[str]
+    segments: Sequence[int]
+
+    @classmethod
+    def of(cls, messages: Sequence[SentMessage]) -> SentColumns:
+        """The columns of ``(msg_id, mobile, ext, segments)`` rows."""
+        if not messages:
+            return cls([], [], [], [])
+        msg_ids, mobiles, exts, segments = zip(*messages, strict=True)
+        return cls(msg_ids, mobiles, exts, segments)
+
 
 def journal(
     conn: Connection,
     batch_key: str,
     campaign_key: str,
-    messages: Sequence[SentMessage],
+    messages: SentColumns,
     now: datetime,
 ) -> None:
-    """Record a batch's messages in one row (a re-claimed batch keeps its first row)."""
-    payload = "\n".join(f"{i}\t{m}\t{e}\t{s}" for i, m, e, s in messages)
-    row = {
-        "batch_key": batch_key,
-        "campaign_key": campaign_key,
-        "payload": payload,
-        "created_at": now,
-        "expanded": 0,
-    }
-    insert_ignore(conn, batch_messages, [row], ["batch_key"])
+    """Record a batch's messages in one row (a re-claimed batch keeps its first row).
+
+    The payload is the four columns, each joined by newlines: four joins in C, where a line
+    per message cost a third of a claim."""
+    payload = _COLUMNS.join(
+        [
+            "\n".join(messages.msg_ids),
+            "\n".join(messages.mobiles),
+            "\n".join(messages.exts),
+            "\n".join(map(str, messages.segments)),
+        ]
+    )
+    insert_ignore_values(
+        conn,
+        batch_messages,
+        ["batch_key", "campaign_key", "payload", "created_at", "expanded"],
+        [(batch_key, campaign_key, payload, stored_time(conn, now), 0)],
+        ["batch_key"],
+    )
 
 
 def expand(conn: Connection, page: int = 100, pages: int | None = None) -> int:
@@ -67,8 +102,7 @@ def expand(conn: Connection, page: int = 100, pages: int | None = None) -> int:
         if not pending:
             break
         for batch_key, campaign_key, payload, created_at in pending:
-            messages = [_parse(line) for line in payload.split("\n") if line]
-            insert_messages(conn, batch_key, campaign_key, messages, created_at)
+            insert_messages(conn, batch_key, campaign_key, _parse(payload), created_at)
         conn.execute(
             update(batch_messages)
             .where(batch_messages.c.batch_key.in_([row.batch_key for row in pending]))
@@ -91,9 +125,12 @@ def expand_pending(engine: Engine, page: int = 100) -> None:
         pass
 
 
-def _parse(line: str) -> SentMessage:
-    msg_id, mobile, ext, segments = line.split("\t")
-    return msg_id, mobile, ext, int(segments)
+def _parse(payload: str) -> list[SentMessage]:
+    if _COLUMNS not in payload:  # a line per message, as earlier builds journaled
+        lines = (line.split("\t") for line in payload.split("\n") if line)
+        return [(i, m, e, int(s)) for i, m, e, s in lines]
+    msg_ids, mobiles, exts, segments = (column.split("\n") for column in payload.split(_COLUMNS))
+    return list(zip(msg_ids, mobiles, exts, map(int, segments), strict=True))
 
 
 def insert_messages(
