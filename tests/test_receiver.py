@@ -158,6 +158,42 @@ class _FlakyStore:
         return getattr(self._store, name)
 
 
+def test_reports_are_stored_while_a_reply_waits_for_indexing(store, monkeypatch) -> None:
+    """The first reply after a campaign nobody has read indexes the campaign before it can be
+    attributed; report pushes are answered meanwhile (SQLite, where reports are stored on the
+    event loop)."""
+    from airflow_provider_hbsms.store import sent
+    from tests.test_report_store import claimed
+
+    claimed(store, "unread", batches=2, size=3, ext="5")
+    indexing, release = threading.Event(), threading.Event()
+    real_expand = sent.expand
+
+    def slow_expand(*args, **kwargs):  # type: ignore[no-untyped-def]
+        indexing.set()
+        assert release.wait(10), "never released"
+        return real_expand(*args, **kwargs)
+
+    monkeypatch.setattr(sent, "expand", slow_expand)
+    with _Server(ReceiverSettings(token=TOKEN, store_factory=lambda: store)) as url:
+        replied: list[requests.Response] = []
+        reply_body = build_replies_xml([Reply("13100000001", "TD", "5")])
+        replier = threading.Thread(
+            target=lambda: replied.append(requests.post(f"{url}/replies", data=reply_body))
+        )
+        replier.start()
+        assert indexing.wait(10)
+        # The reply is still indexing: a report push is answered and stored all the same.
+        answer = requests.post(f"{url}/reports", data=build_reports_xml(_reports(50)), timeout=5)
+        assert (answer.status_code, answer.text, _count(store)) == (200, "0", 50)
+        assert not replied
+        release.set()
+        replier.join(10)
+    assert (replied[0].status_code, replied[0].text) == (200, "0")
+    (reply,) = store.replies.find()
+    assert (reply.campaign_key, reply.msg_id) == ("unread", "unread-1-1")
+
+
 @pytest.mark.parametrize("mode", ["slow", "fail"])
 def test_simulator_pushes_with_retries_each_report_stored_once(
     simulator_factory, store, mode

@@ -68,9 +68,10 @@ class PushApp:
         try:
             self.intake.check_caller(token, self._client_ip(scope))
             body = await self._body(scope, receive)
-            if self.intake.writes_one_at_a_time():
+            if kind == "reports" and self.intake.writes_one_at_a_time():
                 # SQLite: writers queue on one lock anyway, and handing the work to a thread
-                # would cost a third of a push's CPU (measured); store it right here.
+                # would cost a third of a push's CPU (measured); store it right here. Replies
+                # go to a thread: attributing one may first index a large sent campaign.
                 new = self.intake.ingest(kind, body)
             else:
                 new = await asyncio.to_thread(self.intake.ingest, kind, body)

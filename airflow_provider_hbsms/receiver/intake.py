@@ -20,6 +20,7 @@ from airflow_provider_hbsms.protocol.xmlcodec import (
     parse_reports,
 )
 from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
+from airflow_provider_hbsms.store.sent import expand_pending
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -129,6 +130,11 @@ class PushIntake:
                 "push of %d %s (the protocol says at most %d): stored", len(items), kind, limit
             )
         target = self.store()
+        if kind == "replies":
+            # Attribution needs the sent messages indexed. Index any backlog first, outside
+            # the write lock and a committed page at a time, so that report pushes stored
+            # meanwhile wait for a page at most, not for a whole campaign.
+            expand_pending(target.engine)
         with self._write_lock if self.writes_one_at_a_time() else contextlib.nullcontext():
             if kind == "reports":
                 return target.reports.add(items, source="push")
