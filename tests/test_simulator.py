@@ -236,6 +236,17 @@ def test_subprocess_mode_and_admin_api() -> None:
         assert sim.admin("messages")[0]["content"] == "你好"
 
 
+def test_cli_account_passwords_can_hold_colons() -> None:
+    from airflow_provider_hbsms.simulator.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["--account", "corp:pa%3Ass%25x:svc:12.5:0123"])
+    (account,) = args.account
+    assert (account.corp_id, account.corp_pwd, account.services) == ("corp", "pa:ss%x", ("svc",))
+    assert (str(account.balance), account.channel_number) == ("12.5", "0123")
+    assert "%3A" in parser.format_help()
+
+
 def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
     import time
 

@@ -7,19 +7,25 @@ import signal
 import sys
 import threading
 from decimal import Decimal
+from urllib.parse import unquote
 
 from airflow_provider_hbsms.simulator.config import SimAccount, SimulatorConfig
 from airflow_provider_hbsms.simulator.server import GatewaySimulator
 
+_ACCOUNT_FORM = (
+    "corp_id:password:service[:balance[:channel_number]], with ':' in the password written "
+    "%3A and '%' written %25"
+)
+
 
 def _account(spec: str) -> SimAccount:
-    """``corp_id:password:service[:balance[:channel_number]]``."""
+    """``corp_id:password:service[:balance[:channel_number]]``; the password is
+    percent-decoded, so it can hold ':'."""
     parts = spec.split(":")
     if len(parts) < 3:
-        raise argparse.ArgumentTypeError(
-            "--account takes corp_id:password:service[:balance[:channel_number]]"
-        )
-    account = SimAccount(corp_id=parts[0], corp_pwd=parts[1], services=(parts[2],))
+        raise argparse.ArgumentTypeError(f"--account takes {_ACCOUNT_FORM}")
+    password = unquote(parts[1], errors="strict")
+    account = SimAccount(corp_id=parts[0], corp_pwd=password, services=(parts[2],))
     if len(parts) > 3 and parts[3]:
         account.balance = Decimal(parts[3])
     if len(parts) > 4:
@@ -37,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--account",
         type=_account,
         action="append",
-        help="corp_id:password:service[:balance[:channel_number]] (repeatable; "
-        "default test:secret:svc)",
+        # argparse %-formats help texts.
+        help=_ACCOUNT_FORM.replace("%", "%%") + " (repeatable; default test:secret:svc)",
     )
     parser.add_argument("--report-delay", type=float, default=1.0, help="seconds")
     parser.add_argument("--failure-ratio", type=float, default=0.0)
