@@ -149,7 +149,11 @@ def throughput(count: int) -> None:
         "first sensor poke, loader or reply)"
     )
     ratio = ours.rate / baseline.rate
-    print(f"  throughput ratio operator / HttpHook loop: {ratio:.1f}x (target >= 5)")
+    print(
+        f"  throughput ratio operator / HttpHook loop: {ratio:.1f}x (the loop's best case, "
+        "outside Airflow with its connection in an environment variable; the 5x target is "
+        "for tasks as users run them, 1b)"
+    )
     print(
         f"  client CPU per message: {client.cpu_us_per_message:.2f} µs (target <= 5); "
         f"whole operator incl. validation and ledger: {ours.cpu_us_per_message:.2f} µs"
@@ -252,7 +256,8 @@ def in_tasks(count: int) -> None:
     )
     for m in (baseline, ours):
         print("  " + m.line())
-    print(f"  throughput ratio operator / HttpHook loop: {ours.rate / baseline.rate:.1f}x")
+    ratio = ours.rate / baseline.rate
+    print(f"  throughput ratio operator / HttpHook loop: {ratio:.1f}x (target >= 5)")
 
 
 def latency(count: int) -> None:
