@@ -225,6 +225,61 @@ def test_parquet_file_input_is_read_in_chunks(simulator, hbsms_conn, store, tmp_
     assert len(simulator.received()) == 1234
 
 
+def test_every_invalid_row_is_kept_when_the_campaign_fails(
+    simulator, hbsms_conn, store, tmp_path
+) -> None:
+    """The error lists the first 20 bad rows; the rejects file (given as a URL here) and the
+    store's table get all of them, and a retry replaces them rather than adding more."""
+    frame = customers(40)
+    frame.loc[::2, "mobile"] = "123"  # 20 bad numbers
+    frame.loc[[1, 3, 5], "name"] = ""  # and 3 empty template fields
+    rejects = tmp_path / "out" / "rejects.csv"
+    for _ in range(2):  # the first try and a retry
+        op = personalized(
+            frame, store, rejects_path=f"file://{rejects}", store_rejects=True, task_id="bad"
+        )
+        with pytest.raises(HbSmsValidationError, match="23 invalid"):
+            op.execute(context("bad"))
+    assert simulator.stats()["requests"] == {}
+    written = pd.read_csv(rejects)
+    assert len(written) == 23
+    assert written.loc[written["row"] == 5, ["field", "rule"]].values.tolist() == [
+        ["name", "template field is empty in this row"]
+    ]
+    kept = store.rejects.of("d/bad/" + RUN)
+    assert [(p.row, p.field) for p in kept] == list(
+        zip(written["row"], written["field"], strict=True)
+    )
+
+
+def test_file_inputs_by_url_object_storage_path_compressed_and_gbk(
+    simulator, hbsms_conn, store, tmp_path
+) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    parquet = tmp_path / "a.parquet"
+    customers(30).to_parquet(parquet)
+    gzipped = tmp_path / "b.csv.gz"
+    customers(30, 30).to_csv(gzipped, index=False, compression="gzip")
+    excel = tmp_path / "c.csv"
+    customers(30, 60).to_csv(excel, index=False, encoding="gb18030")
+    inputs: list[tuple[Any, dict[str, Any]]] = [
+        (ObjectStoragePath(f"file://{parquet}"), {}),
+        (f"file://{gzipped}", {}),
+        (str(excel), {"csv_encoding": "gb18030"}),
+    ]
+    for number, (source, options) in enumerate(inputs):
+        op = personalized(source, store, task_id=f"send{number}", **options)
+        assert op.execute(context(f"send{number}"))["accepted"] == 30
+    received = {m.mobile: m.content for m in simulator.received()}
+    assert len(received) == 90
+    assert received["13900000075"] == "尊敬的客户75，您的余额为112.5元"
+    # Without its encoding, a GB18030 file is refused by name, before anything is sent.
+    with pytest.raises(ValueError, match=r"c\.csv: not utf-8 text.*csv_encoding"):
+        personalized(str(excel), store, task_id="wrong").execute(context("wrong"))
+    assert len(simulator.received()) == 90
+
+
 @pytest.mark.postgres
 def test_mapped_shards_share_a_postgres_ledger(simulator, hbsms_conn, postgres_url) -> None:
     """Two mapped task instances send disjoint shards concurrently, each retried twice."""

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import inspect
 
+from airflow_provider_hbsms.protocol.errors import ValidationProblem
 from airflow_provider_hbsms.store.schema import metadata
 
 if TYPE_CHECKING:
     from airflow_provider_hbsms.store import Store
 
 
-def _check_schema_and_opt_outs(store: Store) -> None:
+def _check_schema_opt_outs_and_rejects(store: Store) -> None:
     tables = set(inspect(store.engine).get_table_names())
     assert {t.name for t in metadata.sorted_tables} <= tables
     opt_outs = store.opt_outs
@@ -25,14 +26,22 @@ def _check_schema_and_opt_outs(store: Store) -> None:
     }
     assert opt_outs.remove(["13800138000"]) == 1
     assert opt_outs.all() == {"13800138001", "13800138002"}
+    # Rejects: kept a page at a time, and a campaign's next list replaces its last one.
+    bad = (ValidationProblem("mobile", "must be 11 digits", "12", row) for row in range(1500))
+    assert store.rejects.replace("c", bad) == 1500
+    assert len(store.rejects.of("c")) == 1500
+    again = [ValidationProblem("content", "empty", "", 9), ValidationProblem("ext", "x", "a", 2)]
+    assert store.rejects.replace("c", again) == 2
+    assert store.rejects.replace("other", again[:1]) == 1
+    assert store.rejects.of("c") == again[::-1]
 
 
-def test_sqlite_store_schema_and_opt_outs(store: Store) -> None:
+def test_sqlite_store_schema_opt_outs_and_rejects(store: Store) -> None:
     assert store.engine.dialect.name == "sqlite"
-    _check_schema_and_opt_outs(store)
+    _check_schema_opt_outs_and_rejects(store)
 
 
 @pytest.mark.postgres
-def test_postgres_store_schema_and_opt_outs(pg_store: Store) -> None:
+def test_postgres_store_schema_opt_outs_and_rejects(pg_store: Store) -> None:
     assert pg_store.engine.dialect.name == "postgresql"
-    _check_schema_and_opt_outs(pg_store)
+    _check_schema_opt_outs_and_rejects(pg_store)

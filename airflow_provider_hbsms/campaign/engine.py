@@ -220,6 +220,15 @@ class Campaign:
         plan.batches = -(-plan.messages // self.options.batch_size)
         return plan
 
+    def problems(self) -> Iterator[ValidationProblem]:
+        """Every invalid row's problem, in row order (another pass over the input)."""
+        first_row = 0
+        for chunk in self.source.chunks():
+            for item in self.checker.messages(chunk, first_row):
+                if isinstance(item, ValidationProblem):
+                    yield item
+            first_row += len(chunk)
+
     def raise_if_invalid(self, plan: Plan) -> None:
         if plan.invalid and self.options.on_invalid == "fail":
             raise HbSmsValidationError(plan.problems, total=plan.invalid)

@@ -45,21 +45,39 @@ def _frame_chunks(frame: pd.DataFrame, size: int) -> Any:
     return chunks
 
 
-def _path_of(value: Any) -> str | None:
-    if isinstance(value, str | os.PathLike):
-        return os.fspath(value)
+def _is_path(value: Any) -> bool:
+    return isinstance(value, str | os.PathLike) or type(value).__name__ == "ObjectStoragePath"
+
+
+def as_storage_path(value: Any) -> Any:
+    """A local ``Path``, or an ``ObjectStoragePath`` for one given as such or as a URL
+    (``s3://bucket/key``, ``file:///tmp/x``: anything with a scheme), e.g. from a template."""
     if type(value).__name__ == "ObjectStoragePath":
-        return str(value)
-    return None
+        return value
+    text = os.fspath(value)
+    if "://" in text:
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(text)
+    return Path(text)
 
 
-def _file_chunks(path: Any, size: int, columns: Sequence[str] | None) -> Any:
+#: CSV compressions, by the file name's last suffix (read from handles, which pandas cannot
+#: infer them from).
+_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
+_CSV_SUFFIXES = (".csv", ".txt")
+
+
+def _file_chunks(path: Any, size: int, columns: Sequence[str] | None, encoding: str) -> Any:
     name = str(path).lower()
+    compression = next((c for s, c in _COMPRESSIONS.items() if name.endswith(s)), None)
+    if compression:
+        name = name.rsplit(".", 1)[0]
 
     def parquet() -> Iterator[pd.DataFrame]:
         import pyarrow.parquet as pq
 
-        with _open(path) as handle:
+        with path.open("rb") as handle:
             parquet_file = pq.ParquetFile(handle)
             wanted = [c for c in columns or [] if c in parquet_file.schema_arrow.names] or None
             for batch in parquet_file.iter_batches(batch_size=size, columns=wanted):
@@ -68,21 +86,30 @@ def _file_chunks(path: Any, size: int, columns: Sequence[str] | None) -> Any:
     def csv() -> Iterator[pd.DataFrame]:
         import pandas as pd
 
-        # Numbers and ids as text: a CSV reader would turn 13800138000 into a float.
-        with _open(path) as handle:
-            yield from pd.read_csv(handle, chunksize=size, dtype=str, keep_default_na=False)
+        with path.open("rb") as handle:
+            try:
+                # Numbers and ids as text: a CSV reader would turn 13800138000 into a float.
+                yield from pd.read_csv(
+                    handle,
+                    chunksize=size,
+                    dtype=str,
+                    keep_default_na=False,
+                    encoding=encoding,
+                    compression=compression,
+                )
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"input file {path}: not {encoding} text ({exc.reason}); give its encoding "
+                    "as csv_encoding, e.g. 'gb18030' for a file saved by Excel in Chinese"
+                ) from None
 
-    if name.endswith((".parquet", ".pq")):
+    if name.endswith((".parquet", ".pq")) and not compression:
         return parquet
-    if name.endswith((".csv", ".csv.gz", ".txt")):
+    if name.endswith(_CSV_SUFFIXES):
         return csv
-    raise ValueError(f"input file {path}: expected .parquet or .csv")
-
-
-def _open(path: Any) -> Any:
-    if hasattr(path, "open") and not isinstance(path, str):
-        return path.open("rb")
-    return Path(path).open("rb")
+    raise ValueError(
+        f"input file {path}: expected .parquet or .csv (.csv.gz, .csv.bz2 and .csv.xz too)"
+    )
 
 
 def row_source(
@@ -90,14 +117,16 @@ def row_source(
     mobile_column: str = "mobile",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     columns: Sequence[str] | None = None,
+    csv_encoding: str = "utf-8",
 ) -> RowSource:
     """A source for any supported input.
 
-    :param value: a DataFrame, a list of numbers, a list of dicts, a local path or an
-        ``ObjectStoragePath`` to a ``.parquet`` / ``.csv`` file.
+    :param value: a DataFrame, a list of numbers, a list of dicts, or a local path, URL or
+        ``ObjectStoragePath`` of a ``.parquet`` / ``.csv`` file.
     :param mobile_column: the column a plain list of numbers becomes.
     :param chunk_rows: rows per chunk read from files.
     :param columns: the columns needed (Parquet reads only these).
+    :param csv_encoding: the text encoding of CSV files.
     """
     import pandas as pd  # here, not at import: DAG files import the operators
 
@@ -105,10 +134,9 @@ def row_source(
         return RowSource(
             f"DataFrame of {len(value)} rows", _frame_chunks(value, chunk_rows), in_memory=True
         )
-    path = _path_of(value)
-    if path is not None:
-        target = value if not isinstance(value, str | os.PathLike) else Path(path)
-        return RowSource(f"file {path}", _file_chunks(target, chunk_rows, columns))
+    if _is_path(value):
+        path = as_storage_path(value)
+        return RowSource(f"file {path}", _file_chunks(path, chunk_rows, columns, csv_encoding))
     if isinstance(value, Sequence) and not isinstance(value, bytes):
         items = list(value)
         if items and all(isinstance(i, dict) for i in items):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow.sdk import BaseOperator
 
 from airflow_provider_hbsms.campaign.engine import Campaign, CampaignOptions, summarize
-from airflow_provider_hbsms.campaign.inputs import DEFAULT_CHUNK_ROWS, row_source
+from airflow_provider_hbsms.campaign.inputs import DEFAULT_CHUNK_ROWS, as_storage_path, row_source
 from airflow_provider_hbsms.campaign.keys import campaign_key as make_campaign_key
 from airflow_provider_hbsms.campaign.rows import MessageSpec
 from airflow_provider_hbsms.campaign.window import DEFAULT_TIMEZONE, SendWindow
@@ -47,7 +47,8 @@ class _HbSmsCampaignOperator(BaseOperator):
         store_url: str | None = None,
         campaign_key: str | None = None,
         on_invalid: Literal["fail", "skip"] = "fail",
-        rejects_path: str | None = None,
+        rejects_path: Any = None,
+        store_rejects: bool = False,
         dedupe: bool = True,
         honour_opt_outs: bool = True,
         send_window: tuple[str | time, str | time] | None = None,
@@ -60,6 +61,7 @@ class _HbSmsCampaignOperator(BaseOperator):
         connections: int = 1,
         batch_size: int = 200,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        csv_encoding: str = "utf-8",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -74,6 +76,7 @@ class _HbSmsCampaignOperator(BaseOperator):
         self.campaign_key = campaign_key
         self.on_invalid = on_invalid
         self.rejects_path = rejects_path
+        self.store_rejects = store_rejects
         self.dedupe = dedupe
         self.honour_opt_outs = honour_opt_outs
         self.send_window = send_window
@@ -86,6 +89,7 @@ class _HbSmsCampaignOperator(BaseOperator):
         self.connections = connections
         self.batch_size = batch_size
         self.chunk_rows = chunk_rows
+        self.csv_encoding = csv_encoding
         if outside_window not in ("wait", "fail"):
             raise ValueError("outside_window must be 'wait' or 'fail'")
 
@@ -143,14 +147,17 @@ class _HbSmsCampaignOperator(BaseOperator):
             resend_unknown=self.resend_unknown,
             connections=self.connections,
         )
-        source = row_source(self.input, self.mobile_column, self.chunk_rows, spec.columns())
+        source = row_source(
+            self.input, self.mobile_column, self.chunk_rows, spec.columns(), self.csv_encoding
+        )
         campaign = Campaign(key, spec, source, options)
         self.log.info("Campaign %s: validating %s", key, source.describe)
         plan = campaign.plan()
         self._log_plan(plan)
+        if plan.invalid:
+            # Before failing too: the error lists the first rows, the rejects every one.
+            self._keep_rejects(campaign)
         campaign.raise_if_invalid(plan)
-        if plan.invalid and self.rejects_path:
-            self._write_rejects(campaign)
         if self.dry_run:
             result = summarize(plan, None, key)
             result["dry_run"] = True
@@ -199,20 +206,23 @@ class _HbSmsCampaignOperator(BaseOperator):
                 f"({plan.segments} billed segments x {self.price_per_segment}); nothing was sent"
             )
 
-    def _write_rejects(self, campaign: Campaign) -> None:
-        """Every invalid row to a CSV file (row, field, rule, value)."""
-        path = Path(str(self.rejects_path))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        first_row = 0
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["row", "field", "rule", "value"])
-            for chunk in campaign.source.chunks():
-                for item in campaign.checker.messages(chunk, first_row):
-                    if not hasattr(item, "mobile"):
-                        writer.writerow([item.row, item.field, item.rule, item.value])  # type: ignore[union-attr]
-                first_row += len(chunk)
-        self.log.info("Invalid rows written to %s", path)
+    def _keep_rejects(self, campaign: Campaign) -> None:
+        """Every invalid row to ``rejects_path`` (CSV: row, field, rule, value) and/or the
+        store's ``hbsms_rejects`` table, as asked."""
+        if self.rejects_path:
+            path = as_storage_path(self.rejects_path)
+            # Local folders are made; an object store has none to make (and making a
+            # bucket's "folder" could create the bucket).
+            if isinstance(path, Path) or getattr(path, "protocol", "") in ("file", "local"):
+                path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["row", "field", "rule", "value"])
+                writer.writerows((p.row, p.field, p.rule, p.value) for p in campaign.problems())
+            self.log.info("Invalid rows written to %s", path)
+        if self.store_rejects:
+            kept = self.store.rejects.replace(campaign.key, campaign.problems())
+            self.log.info("%d invalid rows kept in the store's hbsms_rejects table", kept)
 
 
 class HbSmsSendOperator(_HbSmsCampaignOperator):
@@ -224,7 +234,8 @@ class HbSmsSendOperator(_HbSmsCampaignOperator):
 
     :param content: the text (1 to 1000 characters, GBK-encodable). (templated)
     :param input: a DataFrame (or an upstream task's XComArg returning one), a list of numbers,
-        or a path / ``ObjectStoragePath`` to a ``.parquet`` or ``.csv`` file. (templated)
+        or a local path, URL (``s3://...``) or ``ObjectStoragePath`` of a ``.parquet`` or
+        ``.csv`` file (``.csv.gz``, ``.bz2``, ``.xz`` too), read in chunks. (templated)
     :param mobile_column: the column of numbers.
     :param ext: the ext appended to the channel number (digits; may be empty). (templated)
     :param ext_column: unused for same-content sends (one ext per request).
@@ -236,7 +247,10 @@ class HbSmsSendOperator(_HbSmsCampaignOperator):
     :param campaign_key: the campaign's key; default ``dag/task/run[/map index]``. (templated)
     :param on_invalid: ``fail`` (default: nothing is sent if any row is invalid; the error names
         rows, fields and rules) or ``skip`` (invalid rows are left out and counted).
-    :param rejects_path: with ``skip``, a CSV file to write the invalid rows to. (templated)
+    :param rejects_path: a CSV file (local path, URL or ``ObjectStoragePath``) to write every
+        invalid row to, with either ``on_invalid``; replaced on each try. (templated)
+    :param store_rejects: keep every invalid row in the store's ``hbsms_rejects`` table too
+        (replaced on each try; ``Store.rejects.of(campaign_key)`` reads them).
     :param dedupe: send each number once (default True).
     :param honour_opt_outs: leave out numbers on the opt-out list (default True).
     :param send_window: local hours ``("08:00", "21:00")`` outside which nothing is sent.
@@ -250,6 +264,8 @@ class HbSmsSendOperator(_HbSmsCampaignOperator):
     :param connections: batches in flight at once (default 1, as the gateway's vendor advises).
     :param batch_size: numbers per request (at most 200).
     :param chunk_rows: rows read from a file at a time.
+    :param csv_encoding: the text encoding of a CSV input (``gb18030`` for files saved by
+        Excel in Chinese; default UTF-8).
     """
 
     template_fields: Sequence[str] = (

@@ -1,4 +1,4 @@
-"""Durable state shared by every task and process: the send ledger, reports, replies, opt-outs.
+"""Durable state shared by every task and process: ledger, reports, replies, opt-outs, rejects.
 
 ``open_store()`` picks the database (explicit URL, Airflow connection id, ``[hbsms]`` settings,
 or ``$AIRFLOW_HOME/hbsms.db``) and returns a ``Store`` with one accessor per concern.
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from airflow_provider_hbsms.store.ledger import SendLedger
     from airflow_provider_hbsms.store.optouts import OptOutList
     from airflow_provider_hbsms.store.pulls import PullState
+    from airflow_provider_hbsms.store.rejects import RejectStore
     from airflow_provider_hbsms.store.replies import ReplyStore
     from airflow_provider_hbsms.store.reports import ReportStore
 
@@ -59,6 +60,12 @@ class Store:
         from airflow_provider_hbsms.store.optouts import OptOutList
 
         return OptOutList(self.engine)
+
+    @cached_property
+    def rejects(self) -> RejectStore:
+        from airflow_provider_hbsms.store.rejects import RejectStore
+
+        return RejectStore(self.engine)
 
     @cached_property
     def cursors(self) -> Cursors:

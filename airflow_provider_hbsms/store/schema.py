@@ -52,7 +52,8 @@ batch_messages = Table(
     metadata,
     Column("batch_key", String(64), primary_key=True),
     Column("campaign_key", String(200), nullable=False),
-    # One line per message: msg_id, mobile, ext, segments, tab-separated.
+    # The msg_id, mobile, ext and segments columns, each newline-joined, joined by \x1e
+    # (earlier builds wrote a tab-separated line per message; both are read).
     Column("payload", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expanded", Integer, nullable=False, default=0),
@@ -152,4 +153,18 @@ dead_letters = Table(
     Column("body", LargeBinary, nullable=False),
     Column("error", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Input rows a campaign found invalid, when the send operator is asked to keep them here
+#: (``store_rejects=True``); a campaign's rows are replaced on each try.
+rejects = Table(
+    "hbsms_rejects",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("campaign_key", String(200), nullable=False, index=True),
+    Column("row_no", BigInteger, nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
