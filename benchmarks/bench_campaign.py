@@ -332,6 +332,9 @@ def main() -> None:
 
     logging.disable(logging.INFO)
     if args.quick:
+        print(
+            "--quick: smoke-run sizes, where fixed costs weigh more; the targets are for full sizes"
+        )
         throughput(10_000)
         in_tasks(10_000)
         latency(4_000)
