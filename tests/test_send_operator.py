@@ -280,6 +280,34 @@ def test_file_inputs_by_url_object_storage_path_compressed_and_gbk(
     assert len(simulator.received()) == 90
 
 
+def test_a_directory_of_parquet_parts_is_read_in_path_order(
+    simulator, hbsms_conn, store, tmp_path
+) -> None:
+    """As Spark writes them: part files, a partition subdirectory, and files that are not data."""
+    folder = tmp_path / "recipients"
+    (folder / "day=2026-11-25").mkdir(parents=True)
+    customers(50, 200).to_parquet(folder / "day=2026-11-25" / "part-00002.parquet")
+    customers(100, 100).to_parquet(folder / "part-00001.parquet")
+    customers(100, 0).to_parquet(folder / "part-00000.parquet")
+    (folder / "_SUCCESS").write_text("")
+    (folder / ".part-00000.parquet.crc").write_text("not parquet")
+    result = personalized(str(folder), store, chunk_rows=40).execute(context())
+    assert result["rows"] == result["accepted"] == 250
+    row_of = {m.mobile: int(m.msg_id.rsplit("-", 1)[1]) for m in simulator.received()}
+    # Sorted by path: the subdirectory's part, then part-00000, then part-00001.
+    assert [row_of[f"139{i:08d}"] for i in (200, 249, 0, 99, 100, 199)] == [
+        0,
+        49,
+        50,
+        149,
+        150,
+        249,
+    ]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no data files"):
+        personalized(str(tmp_path / "empty"), store, task_id="none").execute(context("none"))
+
+
 @pytest.mark.postgres
 def test_mapped_shards_share_a_postgres_ledger(simulator, hbsms_conn, postgres_url) -> None:
     """Two mapped task instances send disjoint shards concurrently, each retried twice."""

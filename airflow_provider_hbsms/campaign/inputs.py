@@ -1,4 +1,4 @@
-"""Where a campaign's rows come from: a DataFrame, a list of numbers, or a Parquet/CSV file.
+"""Where a campaign's rows come from: a DataFrame, a list of numbers, or Parquet/CSV files.
 
 Rows are read in chunks, so a file of ten million rows never sits in memory whole. Every
 source can be read more than once (validation first, then sending).
@@ -62,6 +62,24 @@ def as_storage_path(value: Any) -> Any:
     return Path(text)
 
 
+def _parquet_parts(path: Any) -> list[Any]:
+    """The file itself, or a directory's data files (as Spark and ``pyarrow.dataset`` write
+    them, in subdirectories too) sorted by path: the same row order on every read, which the
+    batch keys need. Names starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc``) are not data."""
+    if not path.is_dir():
+        return [path]
+    root = str(path).rstrip("/")
+    parts = [
+        part
+        for part in path.rglob("*")
+        if part.is_file()
+        and not any(n.startswith(("_", ".")) for n in str(part)[len(root) :].split("/") if n)
+    ]
+    if not parts:
+        raise ValueError(f"input directory {path}: no data files in it")
+    return sorted(parts, key=str)
+
+
 #: CSV compressions, by the file name's last suffix (read from handles, which pandas cannot
 #: infer them from).
 _COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
@@ -77,11 +95,13 @@ def _file_chunks(path: Any, size: int, columns: Sequence[str] | None, encoding: 
     def parquet() -> Iterator[pd.DataFrame]:
         import pyarrow.parquet as pq
 
-        with path.open("rb") as handle:
-            parquet_file = pq.ParquetFile(handle)
-            wanted = [c for c in columns or [] if c in parquet_file.schema_arrow.names] or None
-            for batch in parquet_file.iter_batches(batch_size=size, columns=wanted):
-                yield batch.to_pandas()
+        for part in _parquet_parts(path):
+            with part.open("rb") as handle:
+                parquet_file = pq.ParquetFile(handle)
+                names = parquet_file.schema_arrow.names
+                wanted = [c for c in columns or [] if c in names] or None
+                for batch in parquet_file.iter_batches(batch_size=size, columns=wanted):
+                    yield batch.to_pandas()
 
     def csv() -> Iterator[pd.DataFrame]:
         import pandas as pd
@@ -103,7 +123,7 @@ def _file_chunks(path: Any, size: int, columns: Sequence[str] | None, encoding: 
                     "as csv_encoding, e.g. 'gb18030' for a file saved by Excel in Chinese"
                 ) from None
 
-    if name.endswith((".parquet", ".pq")) and not compression:
+    if (name.endswith((".parquet", ".pq")) and not compression) or path.is_dir():
         return parquet
     if name.endswith(_CSV_SUFFIXES):
         return csv
@@ -122,7 +142,8 @@ def row_source(
     """A source for any supported input.
 
     :param value: a DataFrame, a list of numbers, a list of dicts, or a local path, URL or
-        ``ObjectStoragePath`` of a ``.parquet`` / ``.csv`` file.
+        ``ObjectStoragePath`` of a ``.parquet`` / ``.csv`` file or of a directory of Parquet
+        parts.
     :param mobile_column: the column a plain list of numbers becomes.
     :param chunk_rows: rows per chunk read from files.
     :param columns: the columns needed (Parquet reads only these).

@@ -235,7 +235,8 @@ class HbSmsSendOperator(_HbSmsCampaignOperator):
     :param content: the text (1 to 1000 characters, GBK-encodable). (templated)
     :param input: a DataFrame (or an upstream task's XComArg returning one), a list of numbers,
         or a local path, URL (``s3://...``) or ``ObjectStoragePath`` of a ``.parquet`` or
-        ``.csv`` file (``.csv.gz``, ``.bz2``, ``.xz`` too), read in chunks. (templated)
+        ``.csv`` file (``.csv.gz``, ``.bz2``, ``.xz`` too) or of a directory of Parquet
+        parts, read in chunks. (templated)
     :param mobile_column: the column of numbers.
     :param ext: the ext appended to the channel number (digits; may be empty). (templated)
     :param ext_column: unused for same-content sends (one ext per request).
