@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hbsms.protocol.errors import (
     HbSmsError,
@@ -18,6 +18,7 @@ from airflow_provider_hbsms.protocol.errors import (
     UnexpectedReplyError,
 )
 from airflow_provider_hbsms.store.pulls import GATEWAY_RETENTION
+from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -142,13 +143,13 @@ class Collector:
             )
         return result
 
-    def _store(self, kind: str, items: list, result: DrainResult) -> None:  # type: ignore[type-arg]
+    def _store(self, kind: str, items: list[Any], result: DrainResult) -> None:
         result.received += len(items)
         if kind == REPORTS:
             result.new += self.store.reports.add(items, source="pull")
             return
-        kwargs = {"opt_out_keywords": self.opt_out_keywords} if self.opt_out_keywords else {}
-        added = self.store.replies.add(items, source="pull", **kwargs)
+        keywords = self.opt_out_keywords or DEFAULT_OPT_OUT_KEYWORDS
+        added = self.store.replies.add(items, source="pull", opt_out_keywords=keywords)
         result.new += added.new
         result.opted_out += len(added.opted_out)
 

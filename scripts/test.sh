@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/python -m ruff check .
+.venv/bin/python -m mypy airflow_provider_hbsms
 exec .venv/bin/python -m pytest "$@"

@@ -172,9 +172,10 @@ def test_bulk_send_dedupes_honours_opt_outs_and_checks_balance(
 
 
 def test_dry_run_sends_nothing(simulator, hbsms_conn, store) -> None:
-    result = personalized(customers(300), store, dry_run=True, price_per_segment="0.05").execute(
-        context()
-    )
+    op = personalized(customers(300), store, dry_run=True, price_per_segment="0.05")
+    result = op.execute(context())
+    # BaseOperator's own dry_run() (render templates, log) is not shadowed by the option.
+    HbSmsSendOperator(task_id="notice", input=["13800138000"], content="hi", dry_run=True).dry_run()
     assert result["dry_run"]
     assert result["messages"] == 300
     assert result["billed_segments"] == 300

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,7 +34,7 @@ class RowSource:
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         """The rows, chunk by chunk; positions run on across chunks (row 0 is the first)."""
-        return self._chunks()  # type: ignore[no-any-return]
+        return self._chunks()
 
 
 def _frame_chunks(frame: pd.DataFrame, size: int) -> Any:
@@ -82,7 +82,7 @@ def _parquet_parts(path: Any) -> list[Any]:
 
 #: CSV compressions, by the file name's last suffix (read from handles, which pandas cannot
 #: infer them from).
-_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
+_COMPRESSIONS: dict[str, Literal["gzip", "bz2", "xz"]] = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
 _CSV_SUFFIXES = (".csv", ".txt")
 
 

@@ -44,7 +44,7 @@ def _is_arrow(column: Column) -> bool:
 
 def _as_list(column: Column) -> list[Any]:
     if _is_arrow(column):
-        return column.to_pylist()  # type: ignore[no-any-return]
+        return column.to_pylist()
     return column if isinstance(column, list) else list(column)
 
 

@@ -183,7 +183,7 @@ class HbSmsLoadToSqlOperator(BaseOperator):
         watermark = hook.get_first(f"SELECT COALESCE(MAX(source_id), 0) FROM {name}")[0] or 0
         after = max(int(watermark) - self.reread_margin, 0)
         read = store.reports.rows_after if kind == "reports" else store.replies.rows_after
-        loaded, msg_ids = 0, []
+        loaded, msg_ids = 0, list[str]()
         while rows := read(after, self.batch_rows):
             after = rows[-1]["id"]
             new = [r for r in rows if r["id"] > watermark]

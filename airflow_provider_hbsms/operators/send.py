@@ -82,7 +82,8 @@ class _HbSmsCampaignOperator(BaseOperator):
         self.send_window = send_window
         self.timezone = timezone
         self.outside_window = outside_window
-        self.dry_run = dry_run
+        # Not ``self.dry_run``: that name is BaseOperator's method that renders templates.
+        self.is_dry_run = dry_run
         self.check_balance = check_balance
         self.price_per_segment = Decimal(str(price_per_segment))
         self.resend_unknown = resend_unknown
@@ -134,7 +135,7 @@ class _HbSmsCampaignOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         window = self._window()
         now = datetime.now(UTC)
-        if window is not None and not window.is_open(now) and not self.dry_run:
+        if window is not None and not window.is_open(now) and not self.is_dry_run:
             self._wait_or_fail(window, window.next_open(now), context)
         spec = self._spec()
         key = self._key(context)
@@ -158,7 +159,7 @@ class _HbSmsCampaignOperator(BaseOperator):
             # Before failing too: the error lists the first rows, the rejects every one.
             self._keep_rejects(campaign)
         campaign.raise_if_invalid(plan)
-        if self.dry_run:
+        if self.is_dry_run:
             result = summarize(plan, None, key)
             result["dry_run"] = True
             result["estimated_cost"] = str(plan.segments * self.price_per_segment)
@@ -170,9 +171,9 @@ class _HbSmsCampaignOperator(BaseOperator):
         )
         result = summarize(plan, report, key)
         self.log.info("Campaign %s: %s", key, result)
-        if report.paused_until is not None:
+        if report.paused_until is not None and window is not None:  # only a window pauses
             self.log.info("Send window closed mid-campaign: resuming at %s", report.paused_until)
-            self._wait_or_fail(window, report.paused_until, context)  # type: ignore[arg-type]
+            self._wait_or_fail(window, report.paused_until, context)
         return result
 
     def _log_plan(self, plan: Plan) -> None:

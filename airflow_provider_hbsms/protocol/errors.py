@@ -9,7 +9,7 @@ accepted and must not be repeated blindly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -109,7 +109,7 @@ class GatewayError(HbSmsError):
         self.retryable = self.retryable_default if retryable is None else retryable
         super().__init__(f"{endpoint.path} replied {code}: {meaning}")
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.code, self.meaning, self.endpoint, self.retryable))
 
 
@@ -204,7 +204,7 @@ class TransportError(HbSmsError):
         self.reason = reason
         super().__init__(f"{endpoint.path}: request not delivered: {reason}")
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.endpoint, self.reason))
 
 
@@ -227,5 +227,5 @@ class SendOutcomeUnknownError(HbSmsError):
             f"the gateway may have accepted them: {reason}"
         )
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.endpoint, self.reason, self.submitted))

@@ -96,7 +96,7 @@ def _fields(node: Element) -> dict[str, str]:
     """A node's child elements as {tag: text}, in one pass (the first of a repeated tag wins)."""
     fields: dict[str, str] = {}
     for child in node:
-        fields.setdefault(child.tag, child.text or "")  # type: ignore[arg-type]
+        fields.setdefault(child.tag, child.text or "")
     return fields
 
 

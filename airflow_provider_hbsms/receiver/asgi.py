@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_hbsms.receiver.intake import ACCEPTED, KINDS, REFUSED, PushIntake, Refused
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, MutableMapping
 
-    Receive = Callable[[], Awaitable[dict[str, Any]]]
-    Send = Callable[[dict[str, Any]], Awaitable[None]]
+    #: An ASGI scope or message.
+    Scope = MutableMapping[str, Any]
+    Receive = Callable[[], Awaitable[Scope]]
+    Send = Callable[[Scope], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ class PushApp:
         self.intake = intake
         self.prefix = prefix.rstrip("/")
 
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
@@ -62,9 +64,7 @@ class PushApp:
         status, text = await self._push(parts[1], parts[0], scope, receive)
         await _answer(send, status, text.encode())
 
-    async def _push(
-        self, kind: str, token: str, scope: dict[str, Any], receive: Receive
-    ) -> tuple[int, str]:
+    async def _push(self, kind: str, token: str, scope: Scope, receive: Receive) -> tuple[int, str]:
         try:
             self.intake.check_caller(token, self._client_ip(scope))
             body = await self._body(scope, receive)
@@ -85,7 +85,7 @@ class PushApp:
         log.debug("push to %s stored (%d new)", kind, new)
         return 200, ACCEPTED
 
-    def _client_ip(self, scope: dict[str, Any]) -> str:
+    def _client_ip(self, scope: Scope) -> str:
         if self.intake.settings.trust_forwarded_for:
             forwarded = _header(scope, b"x-forwarded-for")
             if forwarded:
@@ -93,7 +93,7 @@ class PushApp:
         client = scope.get("client")
         return str(client[0]) if client else ""
 
-    async def _body(self, scope: dict[str, Any], receive: Receive) -> bytes:
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
         limit = self.intake.settings.max_body
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > limit:
@@ -112,14 +112,14 @@ class PushApp:
                 return b"".join(chunks)
 
 
-def _route_path(scope: dict[str, Any]) -> str:
+def _route_path(scope: Scope) -> str:
     """The path below any mount point (frameworks keep the full path and a ``root_path``)."""
     path: str = scope.get("path", "")
     root: str = scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-def _header(scope: dict[str, Any], name: bytes) -> str:
+def _header(scope: Scope, name: bytes) -> str:
     for key, value in scope.get("headers", ()):
         if key == name:
             return bytes(value).decode("latin-1")

@@ -25,6 +25,7 @@ from airflow_provider_hbsms.store.sent import expand_pending
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from airflow_provider_hbsms.protocol.models import Reply, Report
     from airflow_provider_hbsms.store import Store
 
 log = logging.getLogger(__name__)
@@ -111,12 +112,14 @@ class PushIntake:
 
         :raises Refused: the body cannot be accepted (it is kept as a dead letter).
         """
+        reports: list[Report] = []
+        replies: list[Reply] = []
         try:
             if kind == "reports":
-                items = parse_reports(body)
+                reports = parse_reports(body)
                 limit = MAX_REPORTS_PER_BODY
             else:
-                items = parse_replies(body)
+                replies = parse_replies(body)
                 limit = MAX_REPLIES_PER_BODY
         except UnsafeXmlError as exc:
             # Kept unparsed (never expanded), like any body that cannot be read.
@@ -125,10 +128,9 @@ class PushIntake:
         except MalformedXmlError as exc:
             self.store().keep_dead_letter(kind, "push", body, str(exc))
             raise Refused(400, f"malformed: {exc}") from None
-        if len(items) > limit:
-            log.warning(
-                "push of %d %s (the protocol says at most %d): stored", len(items), kind, limit
-            )
+        count = len(reports) + len(replies)
+        if count > limit:
+            log.warning("push of %d %s (the protocol says at most %d): stored", count, kind, limit)
         target = self.store()
         if kind == "replies":
             # Attribution needs the sent messages indexed. Index any backlog first, outside
@@ -137,6 +139,6 @@ class PushIntake:
             expand_pending(target.engine)
         with self._write_lock if self.writes_one_at_a_time() else contextlib.nullcontext():
             if kind == "reports":
-                return target.reports.add(items, source="push")
+                return target.reports.add(reports, source="push")
             keywords = self.settings.opt_out_keywords
-            return target.replies.add(items, source="push", opt_out_keywords=keywords).new
+            return target.replies.add(replies, source="push", opt_out_keywords=keywords).new

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml, build_reports_xml
@@ -83,7 +83,7 @@ class Pusher:
         self._lock = threading.Lock()
         # URL -> bodies waiting behind the one being pushed there; a URL is a key while a
         # worker thread serves it.
-        self._queues: dict[str, deque[tuple[str, list]]] = {}  # type: ignore[type-arg]
+        self._queues: dict[str, deque[tuple[str, list[Any]]]] = {}
         self._workers: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -104,7 +104,7 @@ class Pusher:
             if not bodies:
                 self._stop.wait(0.02)
 
-    def _enqueue(self, kind: str, url: str, items: list) -> None:  # type: ignore[type-arg]
+    def _enqueue(self, kind: str, url: str, items: list[Any]) -> None:
         with self._lock:
             waiting = self._queues.get(url)
             if waiting is not None:
@@ -127,7 +127,7 @@ class Pusher:
                 kind, items = waiting.popleft()
             self._push(kind, url, items)
 
-    def _push(self, kind: str, url: str, items: list) -> None:  # type: ignore[type-arg]
+    def _push(self, kind: str, url: str, items: list[Any]) -> None:
         body = build_reports_xml(items) if kind == "reports" else build_replies_xml(items)
         for attempt in range(1, self.config.push_retries + 2):
             outcome = post_once(url, body, self.config.push_timeout)

@@ -164,8 +164,8 @@ class SendLedger:
         with self._transaction() as conn:
             self._record_settlements(conn, settle)
             stamp = stored_time(conn, now)
-            row = (batch_key, campaign_key, batch_no, endpoint, content_hash, submitted)
-            row += (segments, PENDING, 1, stamp, stamp)
+            row: tuple[Any, ...] = (batch_key, campaign_key, batch_no, endpoint, content_hash)
+            row += (submitted, segments, PENDING, 1, stamp, stamp)
             if insert_ignore_values(conn, send_batches, _NEW_BATCH, [row], ["batch_key"]):
                 journal(conn, batch_key, campaign_key, messages, now)
                 return Claim(True, None)
