@@ -131,3 +131,20 @@ def test_a_valid_chunk_of_strings_needs_no_message_objects() -> None:
         [1, 1],
         [],
     )
+
+
+def test_templates_take_format_specs_over_the_rows_own_values() -> None:
+    frame = pd.DataFrame(
+        {
+            "mobile": ["13800138000", "13800138001"],
+            "amount": [3.0, 12.345],
+            "due": pd.to_datetime(["2026-12-01", "2026-12-15"]),
+        }
+    )
+    checker = RowChecker(MessageSpec("personalized", template="{amount:.2f}元，{due:%m月%d日}到期"))
+    valid, problems = checker.check(frame, 0)
+    assert problems == []
+    assert valid.as_lists().contents == ["3.00元，12月01日到期", "12.35元，12月15日到期"]
+    wrong = RowChecker(MessageSpec("personalized", template="{amount:%m}"))
+    _, problems = wrong.check(frame, 0)
+    assert [(p.row, p.field) for p in problems] == [(0, "template"), (1, "template")]
