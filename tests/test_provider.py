@@ -85,3 +85,37 @@ def test_dag_files_importing_the_provider_do_not_load_pandas_or_pyarrow() -> Non
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_no_operator_option_shadows_a_base_operator_method() -> None:
+    """An option kept under a name BaseOperator uses for a method or property (``dry_run``
+    was one) breaks whatever in Airflow calls it."""
+    from airflow.sdk.bases.sensor import BaseSensorOperator
+
+    from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
+    from airflow_provider_hbsms.operators.load import HbSmsLoadToSqlOperator
+    from airflow_provider_hbsms.operators.send import (
+        HbSmsPersonalizedSendOperator,
+        HbSmsSendOperator,
+    )
+    from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
+    from airflow_provider_hbsms.sensors.reply import HbSmsReplySensor
+
+    behaviour = {
+        name
+        for klass in BaseSensorOperator.__mro__
+        for name, member in vars(klass).items()
+        if callable(member) or isinstance(member, property)
+    }
+    assert "dry_run" in behaviour
+    tasks = [
+        HbSmsSendOperator(task_id="a", input=[], content="hi", dry_run=True),
+        HbSmsPersonalizedSendOperator(task_id="b", input=[], template="{x}", dry_run=True),
+        HbSmsCollectOperator(task_id="c"),
+        HbSmsLoadToSqlOperator(task_id="d", sql_conn_id="wh"),
+        HbSmsDeliveryReportSensor(task_id="e", campaign_key="k"),
+        HbSmsReplySensor(task_id="f", campaign_key="k"),
+    ]
+    for task in tasks:
+        shadowed = behaviour & set(vars(task))
+        assert not shadowed, f"{type(task).__name__} shadows {sorted(shadowed)}"
