@@ -413,14 +413,14 @@ def test_indexing_commits_page_by_page(store: Store, monkeypatch: pytest.MonkeyP
     from airflow_provider_hbsms.store import sent
 
     claimed(store, "pages", batches=5, size=2)
-    real = sent.insert_messages
+    real = sent._rows
 
-    def fail_on_last_batch(conn: Any, batch_key: str, *args: Any) -> None:
+    def fail_on_last_batch(conn: Any, batch_key: str, *args: Any) -> list[tuple[Any, ...]]:
         if batch_key == "pages-4":
             raise RuntimeError("disk full")
-        real(conn, batch_key, *args)
+        return real(conn, batch_key, *args)
 
-    monkeypatch.setattr(sent, "insert_messages", fail_on_last_batch)
+    monkeypatch.setattr(sent, "_rows", fail_on_last_batch)
     with pytest.raises(RuntimeError):
         sent.expand_pending(store.engine, page=2)
     with store.engine.connect() as conn:
