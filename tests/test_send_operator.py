@@ -251,6 +251,13 @@ def test_every_invalid_row_is_kept_when_the_campaign_fails(
     assert [(p.row, p.field) for p in kept] == list(
         zip(written["row"], written["field"], strict=True)
     )
+    # The data fixed, the next try sends all of it and leaves no stale rejects behind.
+    op = personalized(
+        customers(40), store, rejects_path=f"file://{rejects}", store_rejects=True, task_id="bad"
+    )
+    assert op.execute(context("bad"))["accepted"] == 40
+    assert pd.read_csv(rejects).empty
+    assert store.rejects.of("d/bad/" + RUN) == []
 
 
 def test_file_inputs_by_url_object_storage_path_compressed_and_gbk(

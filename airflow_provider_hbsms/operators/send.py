@@ -21,11 +21,12 @@ from airflow_provider_hbsms.protocol.errors import HbSmsError
 from airflow_provider_hbsms.store import Store, open_store
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from airflow.sdk import Context
 
     from airflow_provider_hbsms.campaign.engine import Plan
+    from airflow_provider_hbsms.protocol.errors import ValidationProblem
 
 
 class _HbSmsCampaignOperator(BaseOperator):
@@ -155,9 +156,8 @@ class _HbSmsCampaignOperator(BaseOperator):
         self.log.info("Campaign %s: validating %s", key, source.describe)
         plan = campaign.plan()
         self._log_plan(plan)
-        if plan.invalid:
-            # Before failing too: the error lists the first rows, the rejects every one.
-            self._keep_rejects(campaign)
+        # Before failing too: the error lists the first rows, the rejects every one.
+        self._keep_rejects(campaign, plan)
         campaign.raise_if_invalid(plan)
         if self.is_dry_run:
             result = summarize(plan, None, key)
@@ -207,9 +207,14 @@ class _HbSmsCampaignOperator(BaseOperator):
                 f"({plan.segments} billed segments x {self.price_per_segment}); nothing was sent"
             )
 
-    def _keep_rejects(self, campaign: Campaign) -> None:
+    def _keep_rejects(self, campaign: Campaign, plan: Plan) -> None:
         """Every invalid row to ``rejects_path`` (CSV: row, field, rule, value) and/or the
-        store's ``hbsms_rejects`` table, as asked."""
+        store's ``hbsms_rejects`` table, as asked; an earlier try's are replaced even when
+        there are none (and then the input is not read again)."""
+
+        def problems() -> Iterator[ValidationProblem]:
+            return campaign.problems() if plan.invalid else iter(())
+
         if self.rejects_path:
             path = as_storage_path(self.rejects_path)
             # Local folders are made; an object store has none to make (and making a
@@ -219,10 +224,10 @@ class _HbSmsCampaignOperator(BaseOperator):
             with path.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["row", "field", "rule", "value"])
-                writer.writerows((p.row, p.field, p.rule, p.value) for p in campaign.problems())
+                writer.writerows((p.row, p.field, p.rule, p.value) for p in problems())
             self.log.info("Invalid rows written to %s", path)
         if self.store_rejects:
-            kept = self.store.rejects.replace(campaign.key, campaign.problems())
+            kept = self.store.rejects.replace(campaign.key, problems())
             self.log.info("%d invalid rows kept in the store's hbsms_rejects table", kept)
 
 
