@@ -171,9 +171,20 @@ def test_bulk_send_dedupes_honours_opt_outs_and_checks_balance(
     assert len(simulator.received()) == 3
 
 
-def test_dry_run_sends_nothing(simulator, hbsms_conn, store) -> None:
-    op = personalized(customers(300), store, dry_run=True, price_per_segment="0.05")
+def test_dry_run_sends_nothing(simulator, hbsms_conn, store, tmp_path) -> None:
+    frame = customers(301)
+    frame.loc[300, "mobile"] = "110"
+    rejects = tmp_path / "rejects.csv"
+    op = personalized(
+        frame,
+        store,
+        dry_run=True,
+        price_per_segment="0.05",
+        on_invalid="skip",
+        rejects_path=str(rejects),
+    )
     result = op.execute(context())
+    assert pd.read_csv(rejects)["row"].tolist() == [300]  # the rows to fix, before any send
     # BaseOperator's own dry_run() (render templates, log) is not shadowed by the option.
     HbSmsSendOperator(task_id="notice", input=["13800138000"], content="hi", dry_run=True).dry_run()
     assert result["dry_run"]
