@@ -105,9 +105,10 @@ def expand(conn: Connection, page: int = 100, pages: int | None = None) -> int:
         rows: list[tuple[Any, ...]] = []
         for batch_key, campaign_key, payload, created_at in pending:
             rows += _rows(conn, batch_key, campaign_key, _parse(payload), created_at)
-        # In (mobile, ext) order, that index's pages are written in one sweep rather than at
-        # random: a fifth cheaper once the store holds a million messages.
-        rows.sort(key=itemgetter(1, 2))
+        # In mobile order, the (mobile, ext) index's pages are written in one sweep rather
+        # than at random: a fifth cheaper once the store holds a million messages. (Sorting on
+        # the mobile alone costs half as much, and a number seldom has several exts.)
+        rows.sort(key=itemgetter(1))
         _insert(conn, rows)
         conn.execute(
             update(batch_messages)
