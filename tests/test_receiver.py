@@ -179,7 +179,9 @@ def test_reports_are_stored_while_a_reply_waits_for_indexing(store, monkeypatch)
         replied: list[requests.Response] = []
         reply_body = build_replies_xml([Reply("13100000001", "TD", "5")])
         replier = threading.Thread(
-            target=lambda: replied.append(requests.post(f"{url}/replies", data=reply_body))
+            target=lambda: replied.append(
+                requests.post(f"{url}/replies", data=reply_body, timeout=15)
+            )
         )
         replier.start()
         assert indexing.wait(10)
