@@ -30,17 +30,25 @@ from airflow_provider_hbsms.protocol.segments import (
     SINGLE_SEGMENT_CHARS,
     count_segments,
 )
+from airflow_provider_hbsms.protocol.validation import DIGITS, MOBILE, MSG_ID_CHARACTER
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from airflow_provider_hbsms.campaign.rows import MessageSpec
 
-# Whole columns joined by newlines (which no valid value contains), checked in one match.
-_MOBILES = re.compile(r"(?:1[3-9][0-9]{9}\n)*1[3-9][0-9]{9}")
-_EXTS = re.compile(r"[0-9]*(?:\n[0-9]*)*")
-_MSG_IDS = re.compile(rf"(?:[!-%'-~]{{1,{MAX_MSG_ID_LENGTH}}}\n)*[!-%'-~]{{1,{MAX_MSG_ID_LENGTH}}}")
-_MOBILE_RE2 = r"^1[3-9][0-9]{9}$"
+
+def _column_of(value: str) -> re.Pattern[str]:
+    """A pattern matching newline-joined values that each match ``value``."""
+    return re.compile(f"(?:{value}\n)*{value}")
+
+
+# Whole columns joined by newlines (which no valid value contains), checked in one match; the
+# values' rules are those of protocol.validation.
+_MOBILES = _column_of(MOBILE.pattern)
+_EXTS = _column_of(DIGITS.pattern)
+_MSG_IDS = _column_of(f"{MSG_ID_CHARACTER}{{1,{MAX_MSG_ID_LENGTH}}}")
+_MOBILE_RE2 = f"^{MOBILE.pattern}$"
 
 
 def as_text(values: list[Any], numbers: bool = True) -> list[str] | None:

@@ -30,7 +30,8 @@ MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _NOISE = re.compile(r"[\s\-().]")
 DIGITS = re.compile(r"[0-9]*")
 # Printable ASCII without spaces and '&' (which would collide with the personalized separators).
-MSG_ID = re.compile(r"[!-%'-~]+")
+MSG_ID_CHARACTER = r"[!-%'-~]"
+MSG_ID = re.compile(f"{MSG_ID_CHARACTER}+")
 
 
 def normalize_mobile(value: object, field: str = "mobile") -> str:
