@@ -45,14 +45,19 @@ def _frame_chunks(frame: pd.DataFrame, size: int) -> Any:
     return chunks
 
 
+def _is_object_storage_path(value: Any) -> bool:
+    # By name: importing the class would load Airflow's object storage for every input.
+    return type(value).__name__ == "ObjectStoragePath"
+
+
 def _is_path(value: Any) -> bool:
-    return isinstance(value, str | os.PathLike) or type(value).__name__ == "ObjectStoragePath"
+    return isinstance(value, str | os.PathLike) or _is_object_storage_path(value)
 
 
 def as_storage_path(value: Any) -> Any:
     """A local ``Path``, or an ``ObjectStoragePath`` for one given as such or as a URL
     (``s3://bucket/key``, ``file:///tmp/x``: anything with a scheme), e.g. from a template."""
-    if type(value).__name__ == "ObjectStoragePath":
+    if _is_object_storage_path(value):
         return value
     text = os.fspath(value)
     if "://" in text:
@@ -62,12 +67,10 @@ def as_storage_path(value: Any) -> Any:
     return Path(text)
 
 
-def _parquet_parts(path: Any) -> list[Any]:
-    """The file itself, or a directory's data files (as Spark and ``pyarrow.dataset`` write
-    them, in subdirectories too) sorted by path: the same row order on every read, which the
-    batch keys need. Names starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc``) are not data."""
-    if not path.is_dir():
-        return [path]
+def _directory_parts(path: Any) -> list[Any]:
+    """A directory's data files (as Spark and ``pyarrow.dataset`` write them, in
+    subdirectories too) sorted by path: the same row order on every read, which the batch keys
+    need. Names starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc``) are not data."""
     root = str(path).rstrip("/")
     parts = [
         part
@@ -92,10 +95,14 @@ def _file_chunks(path: Any, size: int, columns: Sequence[str] | None, encoding: 
     if compression:
         name = name.rsplit(".", 1)[0]
 
+    directory = path.is_dir()
+    # Listed once: validation and sending read the same files.
+    parts = _directory_parts(path) if directory else [path]
+
     def parquet() -> Iterator[pd.DataFrame]:
         import pyarrow.parquet as pq
 
-        for part in _parquet_parts(path):
+        for part in parts:
             with part.open("rb") as handle:
                 parquet_file = pq.ParquetFile(handle)
                 names = parquet_file.schema_arrow.names
@@ -123,7 +130,7 @@ def _file_chunks(path: Any, size: int, columns: Sequence[str] | None, encoding: 
                     "as csv_encoding, e.g. 'gb18030' for a file saved by Excel in Chinese"
                 ) from None
 
-    if (name.endswith((".parquet", ".pq")) and not compression) or path.is_dir():
+    if (name.endswith((".parquet", ".pq")) and not compression) or directory:
         return parquet
     if name.endswith(_CSV_SUFFIXES):
         return csv
