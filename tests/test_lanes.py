@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from airflow_provider_hbsms.campaign.lanes import NOT_SENT, SendLanes
+from airflow_provider_hbsms.campaign.lanes import NOT_POSTED, SendLanes
 from airflow_provider_hbsms.protocol import Endpoint, SendOutcomeUnknownError, SendResult
 
 
@@ -56,5 +56,5 @@ def test_after_a_failure_queued_bodies_come_back_not_sent() -> None:
     assert lanes.failed
     lanes.close()
     assert isinstance(outcomes[0], SendOutcomeUnknownError)
-    assert outcomes[1] is NOT_SENT
+    assert outcomes[1] is NOT_POSTED
     assert client.posted == [b"0"]

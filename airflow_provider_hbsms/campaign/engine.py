@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_hbsms.campaign.keys import batch_key, content_hash, msg_id_prefix
-from airflow_provider_hbsms.campaign.lanes import NotSent, Outcome, SendLanes
+from airflow_provider_hbsms.campaign.lanes import NotPosted, Outcome, SendLanes
 from airflow_provider_hbsms.campaign.messages import Messages
 from airflow_provider_hbsms.campaign.rows import MessageSpec, RowChecker
 from airflow_provider_hbsms.protocol.endpoints import MAX_BATCH, WIRE_ENCODING, Endpoint
@@ -371,7 +371,7 @@ class Campaign:
                 report.dropped += result.dropped
                 report.segments_sent += batch.segments
                 progress.tick(report)
-            elif isinstance(result, NotSent):
+            elif isinstance(result, NotPosted):
                 # Claimed but never posted: settled so a retry does not think it may be sent.
                 settled.append(Settlement(key, REJECTED, error="not sent"))
             elif isinstance(result, SendOutcomeUnknownError):

@@ -28,14 +28,14 @@ Tag = TypeVar("Tag")
 SENDING_HEADROOM = 0.002
 
 
-class NotSent:
+class NotPosted:
     """A body that was never posted because another request failed first."""
 
     def __repr__(self) -> str:
-        return "NOT_SENT"
+        return "NOT_POSTED"
 
 
-NOT_SENT = NotSent()
+NOT_POSTED = NotPosted()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +43,11 @@ class Outcome(Generic[Tag]):
     """What became of one posted (or not posted) body.
 
     :param tag: the caller's handle on the body (its batch).
-    :param result: the gateway's answer, the error raised, or ``NOT_SENT``.
+    :param result: the gateway's answer, the error raised, or ``NOT_POSTED``.
     """
 
     tag: Tag
-    result: SendResult | BaseException | NotSent
+    result: SendResult | BaseException | NotPosted
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +135,9 @@ class SendLanes(Generic[Tag]):
 
     def _run(self) -> None:
         while (work := self._work.get()) is not None:
-            result: SendResult | BaseException | NotSent
+            result: SendResult | BaseException | NotPosted
             if self._failed.is_set():
-                result = NOT_SENT
+                result = NOT_POSTED
             else:
                 try:
                     result = self.client.send_body(
