@@ -22,7 +22,7 @@ from airflow_provider_hbsms.protocol.models import Reply
 from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mounted
 from airflow_provider_hbsms.store import Store, open_store
-from airflow_provider_hbsms.store.schema import dead_letters, reports
+from airflow_provider_hbsms.store.schema import dead_letters, quarantine, reports
 from tests.fixtures.simulator import sim_account
 
 TOKEN = "t0ken-for-tests"
@@ -70,11 +70,10 @@ def test_stores_then_answers_0_and_is_idempotent(client, store) -> None:
         (BILLION_LAUGHS, 400),
         (EXTERNAL_ENTITY, 400),
         (b"not xml at all", 400),
-        (b"<reports><report><mobile>1</mobile></report></reports>", 400),
         (b"<other/>", 400),
         (b"<reports>" + b" " * (1024 * 1024 + 1) + b"</reports>", 413),
     ],
-    ids=["billion-laughs", "external-entity", "not-xml", "no-msg-id", "wrong-shape", "too-large"],
+    ids=["billion-laughs", "external-entity", "not-xml", "wrong-shape", "too-large"],
 )
 def test_refuses_bad_bodies_and_keeps_serving(client, store, body, status) -> None:
     response = client.post(f"/hbsms/{TOKEN}/reports", content=body)
@@ -84,6 +83,23 @@ def test_refuses_bad_bodies_and_keeps_serving(client, store, body, status) -> No
     assert _count(store) == 1
 
 
+def test_an_unreadable_item_is_quarantined_and_the_body_answered_0(client, store) -> None:
+    """A report without msg_id cannot be stored: it is quarantined with its reason (once,
+    however often the gateway pushes it), the body's other reports are stored."""
+    body = (
+        b"<reports><report><mobile>1</mobile></report>"
+        b"<report><mobile>13800000009</mobile><msg_id>ok-1</msg_id></report></reports>"
+    )
+    for _ in range(2):
+        assert client.post(f"/hbsms/{TOKEN}/reports", content=body).text == "0"
+    assert _count(store) == 1
+    with store.engine.connect() as conn:
+        held = [(r.reason, r.fragment) for r in conn.execute(quarantine.select())]
+    assert held == [
+        ("a <report> lacks <mobile> or <msg_id>", "<report><mobile>1</mobile></report>")
+    ]
+
+
 def test_malformed_and_unsafe_bodies_are_kept_once_as_dead_letters(client, store) -> None:
     for body in (b"<reports><report>", BILLION_LAUGHS, EXTERNAL_ENTITY):
         for _ in range(3):  # the gateway pushes a refused body again
@@ -91,8 +107,8 @@ def test_malformed_and_unsafe_bodies_are_kept_once_as_dead_letters(client, store
     with store.engine.connect() as conn:
         kept = [(r.body, r.error) for r in conn.execute(dead_letters.select())]
     assert [body for body, _ in kept] == [b"<reports><report>", BILLION_LAUGHS, EXTERNAL_ENTITY]
-    assert kept[0][1].startswith("malformed")
-    assert all(error.startswith("unsafe XML:") for _, error in kept[1:])
+    assert kept[0][1].startswith("MalformedXmlError: malformed")
+    assert all(error.startswith("UnsafeXmlError:") for _, error in kept[1:])
 
 
 def test_token_and_allowlist(store) -> None:
@@ -138,24 +154,23 @@ class _Server:
 
 
 class _FlakyStore:
-    """The real store, whose first report insert is slow (past the pusher's timeout) or fails."""
+    """Makes the first report insert of every store slow (past the pusher's timeout) or fail."""
 
-    def __init__(self, store: Store, mode: str) -> None:
-        self._store, self.mode, self.calls = store, mode, 0
-        original = store.reports.add
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+        from airflow_provider_hbsms.store.reports import ReportStore
 
-        def add(items, source, connection=None):  # type: ignore[no-untyped-def]
+        self.mode, self.calls = mode, 0
+        original = ReportStore.add_read
+
+        def add_read(store, *args, **kwargs):  # type: ignore[no-untyped-def]
             self.calls += 1
             if self.calls == 1 and self.mode == "fail":
                 raise RuntimeError("database unavailable")
             if self.calls == 1 and self.mode == "slow":
                 time.sleep(1.0)
-            return original(items, source, connection)
+            return original(store, *args, **kwargs)
 
-        store.reports.add = add  # type: ignore[method-assign]
-
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
-        return getattr(self._store, name)
+        monkeypatch.setattr(ReportStore, "add_read", add_read)
 
 
 def test_reports_are_stored_while_a_reply_waits_for_indexing(store, monkeypatch) -> None:
@@ -198,10 +213,10 @@ def test_reports_are_stored_while_a_reply_waits_for_indexing(store, monkeypatch)
 
 @pytest.mark.parametrize("mode", ["slow", "fail"])
 def test_simulator_pushes_with_retries_each_report_stored_once(
-    simulator_factory, store, mode
+    simulator_factory, store, mode, monkeypatch
 ) -> None:
-    flaky = _FlakyStore(store, mode)
-    with _Server(ReceiverSettings(token=TOKEN, store_factory=lambda: flaky)) as url:  # type: ignore[arg-type,return-value]
+    _FlakyStore(monkeypatch, mode)
+    with _Server(ReceiverSettings(token=TOKEN, store_factory=lambda: store)) as url:
         sim = simulator_factory(
             accounts=[sim_account(report_push_url=f"{url}/reports")],
             push_timeout=0.3,

@@ -20,14 +20,14 @@ from airflow_provider_hbsms.protocol.endpoints import (
     WIRE_ENCODING,
 )
 from airflow_provider_hbsms.protocol.errors import InvalidFieldError
+from airflow_provider_hbsms.protocol.numbers import MAINLAND_MOBILE, canonical_mobile
 
 if TYPE_CHECKING:
     from collections.abc import Sized
 
 # Mainland mobile numbers: 11 ASCII digits, starting 13-19 (``\d`` would admit other scripts'
 # digits, which no gateway reads as a number).
-MOBILE = re.compile(r"1[3-9][0-9]{9}")
-_NOISE = re.compile(r"[\s\-().]")
+MOBILE = MAINLAND_MOBILE
 DIGITS = re.compile(r"[0-9]*")
 # Printable ASCII without spaces and '&' (which would collide with the personalized separators).
 MSG_ID_CHARACTER = r"[!-%'-~]"
@@ -51,15 +51,8 @@ def normalize_mobile(value: object, field: str = "mobile") -> str:
         text = str(int(value))
     else:
         raise InvalidFieldError(field, "must be a mainland mobile number", value)
-    if MOBILE.fullmatch(text):
-        return text
-    digits = _NOISE.sub("", text)
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    elif digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
+    # The one normalization every stored and compared number goes through (numbers.py).
+    digits = canonical_mobile(text)
     if MOBILE.fullmatch(digits):
         return digits
     raise InvalidFieldError(

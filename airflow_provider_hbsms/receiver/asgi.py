@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hbsms.receiver.intake import ACCEPTED, KINDS, REFUSED, PushIntake, Refused
@@ -65,19 +66,30 @@ class PushApp:
         await _answer(send, status, text.encode())
 
     async def _push(self, kind: str, token: str, scope: Scope, receive: Receive) -> tuple[int, str]:
+        # The gateway gives up on an answer after 20 s: every push is answered within
+        # ``answer_within`` of its arrival, committed (0) or not (non-0), whatever holds the
+        # database; the event loop itself never waits for it, so /health always answers.
+        deadline = time.monotonic() + self.intake.settings.answer_within
         try:
             self.intake.check_caller(token, self._client_ip(scope))
             body = await self._body(scope, receive)
-            if kind == "reports" and self.intake.writes_one_at_a_time():
-                # SQLite: writers queue on one lock anyway, and handing the work to a thread
-                # would cost a third of a push's CPU (measured); store it right here. Replies
-                # go to a thread: attributing one may first index a large sent campaign.
-                new = self.intake.ingest(kind, body)
-            else:
-                new = await asyncio.to_thread(self.intake.ingest, kind, body)
+            new = None
+            if kind == "reports" and self.intake.opened:
+                # SQLite: store it right here if nobody holds the write lock (a hand-over to a
+                # worker thread costs a third of a push's CPU); never waits for it.
+                new = self.intake.ingest_now(kind, body)
+            if new is None:
+                work = asyncio.to_thread(self.intake.ingest, kind, body, deadline)
+                new = await asyncio.wait_for(work, max(deadline - time.monotonic(), 0.001))
         except Refused as exc:
             log.warning("push to %s refused (%d): %s", kind, exc.status, exc)
             return exc.status, REFUSED
+        except TimeoutError:
+            # The thread may still commit it: the gateway's re-push is then stored once.
+            log.warning(
+                "push to %s not stored within %.0f s", kind, self.intake.settings.answer_within
+            )
+            return 503, REFUSED
         except Exception:
             # The store failed: answer non-0 so the gateway pushes again.
             log.exception("push to %s could not be stored", kind)

@@ -1,36 +1,36 @@
-"""What the receiver does with a push, without any web framework: check the caller, parse the
-body, store it durably. The ASGI layer (``asgi.py``) only moves bytes in and out.
+"""What the receiver does with a push, without any web framework: check the caller, keep the
+body and store its items durably (``store/intake.py``), within the gateway's timeout. The ASGI
+layer (``asgi.py``) only moves bytes in and out.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import ipaddress
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import OperationalError
+
 from airflow_provider_hbsms.protocol.endpoints import MAX_REPLIES_PER_BODY, MAX_REPORTS_PER_BODY
-from airflow_provider_hbsms.protocol.xmlcodec import (
-    MalformedXmlError,
-    UnsafeXmlError,
-    parse_replies,
-    parse_reports,
-)
 from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
 from airflow_provider_hbsms.store.sent import expand_pending
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow_provider_hbsms.protocol.models import Reply, Report
     from airflow_provider_hbsms.store import Store
 
 log = logging.getLogger(__name__)
 
 ACCEPTED, REFUSED = "0", "9"
+#: Seconds a SQLite statement of the receiver waits for another process's lock before the
+#: receiver looks at its deadline again.
+BUSY_TIMEOUT = 1.0
+_RETRY_PAUSE = 0.05
 DEFAULT_MAX_BODY = 1024 * 1024
 KINDS = ("reports", "replies")
 
@@ -45,6 +45,10 @@ class ReceiverSettings:
     :param max_body: largest body accepted, in bytes.
     :param opt_out_keywords: replies that put their sender on the opt-out list.
     :param trust_forwarded_for: take the client IP from ``X-Forwarded-For`` (behind a proxy).
+    :param answer_within: seconds within which every push is answered (the gateway waits 20):
+        a push not committed by then is answered non-``0``, and the gateway pushes it again.
+    :param keep_raw: keep every body as received (``hbsms_inbound``); off only to measure
+        what that costs.
     """
 
     token: str
@@ -53,6 +57,8 @@ class ReceiverSettings:
     max_body: int = DEFAULT_MAX_BODY
     opt_out_keywords: frozenset[str] = DEFAULT_OPT_OUT_KEYWORDS
     trust_forwarded_for: bool = False
+    answer_within: float = 15.0
+    keep_raw: bool = True
 
 
 class Refused(Exception):
@@ -79,15 +85,23 @@ class PushIntake:
             ipaddress.ip_network(n.strip(), strict=False) for n in settings.allowed_ips if n.strip()
         ]
         self._store: Store | None = None
+        self._fast: Store | None = None
         self._opening = threading.Lock()
         # SQLite takes one writer at a time and makes the others sleep-and-retry (with growing
         # sleeps): queueing writers on a lock here is much faster and keeps latency even.
         self._write_lock = threading.Lock()
 
     def store(self) -> Store:
+        """The store (opened on first use). On SQLite the receiver writes through engines of
+        its own with short lock waits: a push must be answered within the gateway's 20 s
+        whatever holds the database."""
         with self._opening:
             if self._store is None:
-                self._store = self.settings.store_factory()
+                store = self.settings.store_factory()
+                if store.engine.dialect.name == "sqlite":
+                    self._fast = store.with_busy_timeout(0)
+                    store = store.with_busy_timeout(BUSY_TIMEOUT)
+                self._store = store
             return self._store
 
     def writes_one_at_a_time(self) -> bool:
@@ -107,38 +121,97 @@ class PushIntake:
             if not any(address in n for n in self.networks):
                 raise Refused(403, f"caller {address} not allowed")
 
-    def ingest(self, kind: str, body: bytes) -> int:
-        """Parse and commit a body; the count of new items.
+    @property
+    def opened(self) -> bool:
+        """The store has been opened (opening may wait for the database: not on the loop)."""
+        return self._store is not None
 
-        :raises Refused: the body cannot be accepted (it is kept as a dead letter).
+    def fast_store(self) -> Store | None:
+        """The store over a connection that never waits for another process's lock (SQLite),
+        for storing on the event loop; None where pushes are stored from threads."""
+        self.store()
+        return self._fast
+
+    def ingest(self, kind: str, body: bytes, deadline: float | None = None) -> int:
+        """Keep the body, store its items (quarantining those the store cannot hold) and
+        commit; the count of new items. Waits for the database until ``deadline``
+        (``time.monotonic()``), never longer.
+
+        :raises Refused: the body cannot be read (it is kept as a dead letter: ``400``), or the
+            store stayed busy until the deadline (``503``: the gateway pushes again).
         """
-        reports: list[Report] = []
-        replies: list[Reply] = []
-        try:
-            if kind == "reports":
-                reports = parse_reports(body)
-                limit = MAX_REPORTS_PER_BODY
-            else:
-                replies = parse_replies(body)
-                limit = MAX_REPLIES_PER_BODY
-        except UnsafeXmlError as exc:
-            # Kept unparsed (never expanded), like any body that cannot be read.
-            self.store().keep_dead_letter(kind, "push", body, f"unsafe XML: {exc}")
-            raise Refused(400, f"unsafe XML: {exc}") from None
-        except MalformedXmlError as exc:
-            self.store().keep_dead_letter(kind, "push", body, str(exc))
-            raise Refused(400, f"malformed: {exc}") from None
-        count = len(reports) + len(replies)
-        if count > limit:
-            log.warning("push of %d %s (the protocol says at most %d): stored", count, kind, limit)
+        if deadline is None:
+            deadline = time.monotonic() + self.settings.answer_within
         target = self.store()
         if kind == "replies":
             # Attribution needs the sent messages indexed. Index any backlog first, outside
             # the write lock and a committed page at a time, so that report pushes stored
             # meanwhile wait for a page at most, not for a whole campaign.
-            expand_pending(target.engine)
-        with self._write_lock if self.writes_one_at_a_time() else contextlib.nullcontext():
-            if kind == "reports":
-                return target.reports.add(reports, source="push")
-            keywords = self.settings.opt_out_keywords
-            return target.replies.add(replies, source="push", opt_out_keywords=keywords).new
+            self._until(deadline, lambda: expand_pending(target.engine))
+        one_at_a_time = self.writes_one_at_a_time()
+        while True:
+            remaining = deadline - time.monotonic()
+            if one_at_a_time and not self._write_lock.acquire(timeout=max(remaining, 0)):
+                raise Refused(503, "the store stayed busy (other pushes)")
+            try:
+                return self._keep(target, kind, body)
+            except OperationalError as exc:
+                if not _locked(exc) or time.monotonic() + _RETRY_PAUSE >= deadline:
+                    raise Refused(503, f"the store stayed busy: {exc.orig}") from None
+            finally:
+                if one_at_a_time:
+                    self._write_lock.release()
+            time.sleep(_RETRY_PAUSE)
+
+    def ingest_now(self, kind: str, body: bytes) -> int | None:
+        """``ingest`` without waiting at all (SQLite, on the event loop): None when another
+        push or another process holds the write lock, to be stored from a thread instead."""
+        fast = self.fast_store()
+        if fast is None or not self._write_lock.acquire(blocking=False):
+            return None
+        try:
+            return self._keep(fast, kind, body)
+        except OperationalError as exc:
+            if _locked(exc):
+                return None
+            raise
+        finally:
+            self._write_lock.release()
+
+    def _keep(self, target: Store, kind: str, body: bytes) -> int:
+        result = target.intake.ingest(
+            kind,
+            "push",
+            f"push:{kind}",
+            body,
+            opt_out_keywords=self.settings.opt_out_keywords,
+            raw=self.settings.keep_raw,
+        )
+        if result.dead_letter is not None:
+            raise Refused(
+                400, f"unreadable body (dead letter {result.dead_letter}): {result.error}"
+            )
+        limit = MAX_REPORTS_PER_BODY if kind == "reports" else MAX_REPLIES_PER_BODY
+        if result.items > limit:
+            log.warning(
+                "push of %d %s (the protocol says at most %d): stored", result.items, kind, limit
+            )
+        if result.quarantined:
+            log.warning("push of %d %s: %d quarantined", result.items, kind, result.quarantined)
+        return result.new
+
+    def _until(self, deadline: float, work: Callable[[], object]) -> None:
+        while True:
+            try:
+                work()
+                return
+            except OperationalError as exc:
+                if not _locked(exc) or time.monotonic() + _RETRY_PAUSE >= deadline:
+                    raise Refused(503, f"the store stayed busy: {exc.orig}") from None
+            time.sleep(_RETRY_PAUSE)
+
+
+def _locked(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" / "busy": another writer, not a broken store."""
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from airflow_provider_hbsms.store.cursors import Cursors
+    from airflow_provider_hbsms.store.intake import Intake
     from airflow_provider_hbsms.store.ledger import SendLedger
     from airflow_provider_hbsms.store.optouts import OptOutList
     from airflow_provider_hbsms.store.pulls import PullState
@@ -73,36 +74,40 @@ class Store:
 
         return Cursors(self.engine)
 
-    def keep_dead_letter(self, kind: str, source: str, body: bytes, error: str) -> None:
+    def keep_dead_letter(
+        self, kind: str, source: str, body: bytes, error: str, route: str = ""
+    ) -> None:
         """Keep a body that arrived but could not be read (``hbsms_dead_letters``): what the
         gateway handed over must never be lost, even when it cannot be parsed. A body kept
         already (the gateway pushes a refused body again) is kept once."""
-        from datetime import UTC, datetime
+        from airflow_provider_hbsms.store.quarantine import keep_dead_letter
 
-        from sqlalchemy import select
+        keep_dead_letter(self.engine, kind, source, body, error, route)
 
-        from airflow_provider_hbsms.store.schema import dead_letters
+    @cached_property
+    def intake(self) -> Intake:
+        """Raw-first storing of pushed and pulled bodies."""
+        from airflow_provider_hbsms.store.intake import Intake
 
-        with self.engine.begin() as conn:
-            kept = conn.execute(
-                select(dead_letters.c.id)
-                .where(
-                    dead_letters.c.kind == kind,
-                    dead_letters.c.source == source,
-                    dead_letters.c.body == body,
-                )
-                .limit(1)
-            ).first()
-            if kept is None:
-                conn.execute(
-                    dead_letters.insert().values(
-                        kind=kind,
-                        source=source,
-                        body=body,
-                        error=error,
-                        received_at=datetime.now(UTC),
-                    )
-                )
+        return Intake(self)
+
+    def with_busy_timeout(self, seconds: float) -> Store:
+        """This store over a new engine whose SQLite writers wait at most ``seconds`` for
+        another's lock (other databases: this store)."""
+        if self.engine.dialect.name != "sqlite":
+            return self
+        from airflow_provider_hbsms.store.db import make_engine
+
+        url = self.engine.url.render_as_string(hide_password=False)
+        return Store(make_engine(url, migrate=False, busy_timeout=seconds))
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version the store is at."""
+        from airflow_provider_hbsms.store.migrations import schema_version
+
+        with self.engine.connect() as conn:
+            return schema_version(conn)
 
     @cached_property
     def pulls(self) -> PullState:
@@ -112,7 +117,8 @@ class Store:
 
 
 def open_store(url: str | None = None, conn_id: str | None = None) -> Store:
-    """The store at ``url``, or behind Airflow connection ``conn_id``, or the configured default."""
+    """The store at ``url``, or behind Airflow connection ``conn_id``, or the configured default
+    (brought up to the current schema version on first use)."""
     return Store(get_engine(resolve_store_url(url, conn_id)))
 
 

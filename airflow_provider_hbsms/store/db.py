@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
 
-from airflow_provider_hbsms.store.schema import metadata
+from airflow_provider_hbsms.store.migrations import prepare
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,24 +25,42 @@ def default_sqlite_path() -> Path:
     return Path(home) / "hbsms.db"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers (sensors) run beside a writer (a send); busy_timeout makes concurrent
-    # writers from several processes wait instead of failing with "database is locked".
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+#: How long a SQLite writer waits for another process's write lock, by default (tasks).
+DEFAULT_BUSY_TIMEOUT = 30.0
 
 
-def make_engine(url: str) -> Engine:
-    """A new engine for ``url`` with the store's tables created if missing."""
+def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers (sensors) run beside a writer (a send); busy_timeout makes
+        # concurrent writers from several processes wait instead of failing with "database is
+        # locked".
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    return on_connect
+
+
+def make_engine(
+    url: str, migrate: bool = True, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> Engine:
+    """A new engine for ``url`` with the store's tables created if missing.
+
+    :param url: the SQLAlchemy URL.
+    :param migrate: bring a store of an older schema version up to the current one.
+    :param busy_timeout: seconds a SQLite writer waits for another's lock before failing
+        (the push receiver uses a short one: it must answer within the gateway's timeout).
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(
+            url, connect_args={"timeout": busy_timeout, "check_same_thread": False}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800)
-    _create_tables(engine)
+    prepare(engine, migrate=migrate)
     return engine
 
 
@@ -69,19 +86,6 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T], attempts: in
                 raise
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _create_tables(engine: Engine, attempts: int = 5) -> None:
-    """Create missing tables. Several processes (receiver workers, tasks) may race on a new
-    database: the loser's CREATE fails because the table now exists, and a new pass sees it."""
-    for attempt in range(attempts):
-        try:
-            metadata.create_all(engine, checkfirst=True)
-            return
-        except DBAPIError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
 
 
 def get_engine(url: str) -> Engine:

@@ -1,4 +1,6 @@
-"""The opt-out list: numbers that asked not to be texted again."""
+"""The opt-out list: numbers that asked not to be texted again, kept in the canonical form
+(``protocol.numbers``) so that an opt-out from ``+8613800138000`` keeps ``13800138000`` out of
+the next campaign."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 
+from airflow_provider_hbsms.protocol.numbers import canonical_mobile
 from airflow_provider_hbsms.store.schema import opt_outs
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
@@ -47,7 +50,8 @@ class OptOutList:
                 "reply_id": reply_id,
                 "created_at": now,
             }
-            for m in dict.fromkeys(mobiles)
+            for m in dict.fromkeys(canonical_mobile(m) for m in mobiles)
+            if m
         ]
         if not rows:
             return 0
@@ -57,8 +61,9 @@ class OptOutList:
             return insert_ignore(conn, opt_outs, rows, ["mobile"])
 
     def remove(self, mobiles: Iterable[str]) -> int:
-        """Take numbers off the list (they opted back in); returns how many were removed."""
-        wanted = list(dict.fromkeys(mobiles))
+        """Take numbers off the list (they opted back in), in any form; returns how many were
+        removed."""
+        wanted = list(dict.fromkeys(_forms(mobiles)))
         removed = 0
         with self.engine.begin() as conn:
             for start in range(0, len(wanted), _CHUNK):
@@ -69,8 +74,10 @@ class OptOutList:
         return removed
 
     def opted_out(self, mobiles: Iterable[str]) -> set[str]:
-        """Which of ``mobiles`` are on the list."""
-        wanted = list(dict.fromkeys(mobiles))
+        """Which of ``mobiles`` are on the list, whatever form each is written in (they are
+        returned as given)."""
+        given = list(dict.fromkeys(mobiles))
+        wanted = list(dict.fromkeys(_forms(given)))
         found: set[str] = set()
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), _CHUNK):
@@ -80,9 +87,18 @@ class OptOutList:
                         select(opt_outs.c.mobile).where(opt_outs.c.mobile.in_(chunk))
                     ).scalars()
                 )
-        return found
+        listed = {canonical_mobile(m) for m in found}
+        return {m for m in given if canonical_mobile(m) in listed}
 
     def all(self) -> set[str]:
-        """Every number on the list (for campaigns that filter in memory)."""
+        """Every number on the list, in the canonical form (for campaigns that filter in
+        memory); numbers an older version stored as written are read canonical too."""
         with self.engine.connect() as conn:
-            return set(conn.execute(select(opt_outs.c.mobile)).scalars())
+            return {canonical_mobile(m) for m in conn.execute(select(opt_outs.c.mobile)).scalars()}
+
+
+def _forms(mobiles: Iterable[str]) -> Iterable[str]:
+    """Each number as given and in the canonical form (the list may hold either)."""
+    for mobile in mobiles:
+        yield mobile
+        yield canonical_mobile(mobile)

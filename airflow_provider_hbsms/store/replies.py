@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from airflow_provider_hbsms.store.db import in_transaction
+from airflow_provider_hbsms.protocol.numbers import canonical_mobile
+from airflow_provider_hbsms.protocol.xmlcodec import fragment_of, reply_fragment
+from airflow_provider_hbsms.store.checks import Unstorable, one_by_one, too_long, utc
+from airflow_provider_hbsms.store.migrations import limits_of
 from airflow_provider_hbsms.store.optouts import OptOutList
 from airflow_provider_hbsms.store.schema import replies, sent_messages
 from airflow_provider_hbsms.store.sent import expand, expand_pending
@@ -19,6 +22,7 @@ from airflow_provider_hbsms.store.upsert import insert_ignore
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
+    from xml.etree.ElementTree import Element
 
     from sqlalchemy import Connection, Engine
 
@@ -34,6 +38,11 @@ ATTRIBUTION_CLOCK_SKEW = timedelta(minutes=5)
 def normalize_keyword(text: str) -> str:
     """Full-width to half-width, trimmed (with trailing punctuation), upper case."""
     return unicodedata.normalize("NFKC", text).strip(_TRAILING).upper()
+
+
+def _fragment(entry: tuple[Reply, Element | None]) -> str:
+    reply, node = entry
+    return fragment_of(node) if node is not None else reply_fragment(reply)
 
 
 def reply_key(reply: Reply) -> str:
@@ -129,59 +138,108 @@ class ReplyStore:
         connection: Connection | None = None,
     ) -> AddedReplies:
         """Store replies once each, attribute them, and put opt-out senders on the list, all in
-        one transaction."""
+        one transaction. A reply the store cannot hold is quarantined with the reason."""
+        from airflow_provider_hbsms.store.quarantine import quarantine_items, run_storing
+
+        entries = [(r, None) for r in items]
+
+        def work(conn: Connection, careful: bool = False) -> AddedReplies:
+            added, refused = self.add_read(conn, entries, source, opt_out_keywords, careful)
+            quarantine_items(conn, "replies", source, None, refused)
+            return added
+
         # Attribution reads the sent messages: index what waits first (page by page, before
         # this transaction when it is ours).
         if connection is None:
             expand_pending(self.engine)
-            return in_transaction(
-                self.engine, lambda conn: self._add(items, source, opt_out_keywords, conn)
-            )
+            return run_storing(self.engine, work)
         expand(connection)
-        return self._add(items, source, opt_out_keywords, connection)
+        return work(connection, careful=True)
 
-    def _add(
+    def add_read(
         self,
-        items: Sequence[Reply],
-        source: str,
-        opt_out_keywords: Collection[str],
         connection: Connection,
-    ) -> AddedReplies:
+        entries: Sequence[tuple[Reply, Element | None]],
+        source: str,
+        opt_out_keywords: Collection[str] = DEFAULT_OPT_OUT_KEYWORDS,
+        careful: bool = False,
+    ) -> tuple[AddedReplies, list[tuple[str, str]]]:
+        """Store the replies of ``entries`` (each with the element it was read from, if any)
+        that the store can hold, attributed, opt-outs applied; returns what was added and
+        ``(fragment, reason)`` of each reply it cannot hold. The sent messages must be indexed
+        (``expand``) before."""
         keywords = {normalize_keyword(k) for k in opt_out_keywords}
+        limits = limits_of(self.engine)
         opt_outs = OptOutList(self.engine)
         added = AddedReplies()
+        refused: list[tuple[str, str]] = []
         now = datetime.now(UTC)
-        for reply in items:
-            campaign, msg_id = self._attribute(connection, reply)
-            row = {
-                "reply_key": reply_key(reply),
-                "mobile": reply.mobile,
-                "ext": reply.ext,
-                "content": reply.content,
-                "reply_time": reply.time.astimezone(UTC) if reply.time else None,
-                "corp_id": reply.corp_id,
-                "received_at": now,
-                "source": source,
-                "campaign_key": campaign,
-                "msg_id": msg_id,
-            }
-            if not insert_ignore(connection, replies, [row], ["reply_key"]):
+        for entry in entries:
+            original = entry[0]
+            try:
+                mobile = canonical_mobile(original.mobile)
+                if not mobile:
+                    raise Unstorable("a reply needs a mobile")
+                too_long("mobile", mobile, limits.mobile)
+                too_long("ext", original.ext, limits.ext)
+                too_long("corp_id", original.corp_id, limits.corp_id)
+                when = utc("time", original.time)
+            except Unstorable as exc:
+                refused.append((_fragment(entry), str(exc)))
                 continue
-            reply_id = connection.execute(
-                select(replies.c.id).where(replies.c.reply_key == row["reply_key"])
-            ).scalar_one()
-            added.new += 1
-            added.ids.append(reply_id)
-            keyword = normalize_keyword(reply.content)
-            if keyword in keywords and opt_outs.add(
-                [reply.mobile],
-                source="reply",
-                keyword=keyword,
-                reply_id=reply_id,
-                connection=connection,
-            ):
-                added.opted_out.append(reply.mobile)
-        return added
+            reply = replace(original, mobile=mobile)
+
+            def store(reply: Reply = reply, when: datetime | None = when) -> None:
+                self._store_one(connection, reply, when, now, source, keywords, opt_outs, added)
+
+            if careful:
+                reason = one_by_one(connection, store)
+                if reason is not None:
+                    refused.append((_fragment(entry), reason))
+            else:
+                store()
+        return added, refused
+
+    def _store_one(
+        self,
+        connection: Connection,
+        reply: Reply,
+        when: datetime | None,
+        now: datetime,
+        source: str,
+        keywords: set[str],
+        opt_outs: OptOutList,
+        added: AddedReplies,
+    ) -> None:
+        campaign, msg_id = self._attribute(connection, reply)
+        row = {
+            "reply_key": reply_key(reply),
+            "mobile": reply.mobile,
+            "ext": reply.ext,
+            "content": reply.content,
+            "reply_time": when,
+            "corp_id": reply.corp_id,
+            "received_at": now,
+            "source": source,
+            "campaign_key": campaign,
+            "msg_id": msg_id,
+        }
+        if not insert_ignore(connection, replies, [row], ["reply_key"]):
+            return
+        reply_id = connection.execute(
+            select(replies.c.id).where(replies.c.reply_key == row["reply_key"])
+        ).scalar_one()
+        added.new += 1
+        added.ids.append(reply_id)
+        keyword = normalize_keyword(reply.content)
+        if keyword in keywords and opt_outs.add(
+            [reply.mobile],
+            source="reply",
+            keyword=keyword,
+            reply_id=reply_id,
+            connection=connection,
+        ):
+            added.opted_out.append(reply.mobile)
 
     def find(
         self,
@@ -200,7 +258,8 @@ class ReplyStore:
         """
         statement = select(replies).where(replies.c.id > after_id).order_by(replies.c.id)
         if mobiles is not None:
-            statement = statement.where(replies.c.mobile.in_(list(mobiles)))
+            wanted = {canonical_mobile(m) for m in mobiles} | set(mobiles)
+            statement = statement.where(replies.c.mobile.in_(list(wanted)))
         if ext is not None:
             statement = statement.where(replies.c.ext == ext)
         if campaign_key is not None:

@@ -9,13 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, literal, select
 
-from airflow_provider_hbsms.store.db import in_transaction
+from airflow_provider_hbsms.protocol.numbers import canonical_mobile
+from airflow_provider_hbsms.protocol.xmlcodec import fragment_of, report_fragment
+from airflow_provider_hbsms.store.checks import Unstorable, one_by_one, sub_seq, too_long, utc
+from airflow_provider_hbsms.store.migrations import limits_of
+from airflow_provider_hbsms.store.quarantine import run_storing
 from airflow_provider_hbsms.store.schema import reports, sent_messages
 from airflow_provider_hbsms.store.sent import expand_pending
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from xml.etree.ElementTree import Element
 
     from sqlalchemy import Connection, Engine, Select
 
@@ -83,6 +88,11 @@ class DeliverySummary:
         return data
 
 
+def _fragment(entry: tuple[Report, Element | None]) -> str:
+    report, node = entry
+    return fragment_of(node) if node is not None else report_fragment(report)
+
+
 def _filter(statement: Select[Any], campaign_key: str | None, msg_ids: Sequence[str] | None) -> Any:
     if campaign_key is not None:
         statement = statement.where(sent_messages.c.campaign_key == campaign_key)
@@ -104,28 +114,86 @@ class ReportStore:
         self, items: Sequence[Report], source: str, connection: Connection | None = None
     ) -> int:
         """Store reports once each (by mobile, msg_id, sub_seq) in one transaction; returns how
-        many were new. Re-pushed or re-pulled reports are ignored."""
-        now = datetime.now(UTC)
-        rows = [
-            {
-                "mobile": r.mobile,
-                "msg_id": r.msg_id,
-                "sub_seq": r.sub_seq,
-                "err": r.err,
-                "fail_desc": r.fail_desc,
-                "delivered": 1 if r.delivered else 0,
-                # Aware times: insert_ignore writes them in UTC on every database.
-                "report_time": r.report_time,
-                "corp_id": r.corp_id,
-                "received_at": now,
-                "source": source,
-            }
-            for r in items
-        ]
-        keys = ["mobile", "msg_id", "sub_seq"]
+        many were new. Re-pushed or re-pulled reports are ignored; a report the store cannot
+        hold is quarantined (``hbsms_quarantine``) with the reason, the others are stored."""
+        from airflow_provider_hbsms.store.quarantine import quarantine_items
+
+        entries = [(r, None) for r in items]
+
+        def work(conn: Connection, careful: bool = False) -> int:
+            new, refused = self.add_read(conn, entries, source, careful)
+            quarantine_items(conn, "reports", source, None, refused)
+            return new
+
         if connection is not None:
-            return insert_ignore(connection, reports, rows, keys)
-        return in_transaction(self.engine, lambda conn: insert_ignore(conn, reports, rows, keys))
+            return work(connection, careful=True)
+        return run_storing(self.engine, work)
+
+    def add_read(
+        self,
+        connection: Connection,
+        entries: Sequence[tuple[Report, Element | None]],
+        source: str,
+        careful: bool = False,
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """Store the reports of ``entries`` (each with the element it was read from, if any)
+        that the store can hold; returns how many were new, and ``(fragment, reason)`` of
+        each that it cannot hold. ``careful`` stores one by one, so that a value only the
+        database refuses is found (and refused) alone."""
+        limits = limits_of(self.engine)
+        now = datetime.now(UTC)
+        rows: list[dict[str, Any]] = []
+        kept: list[tuple[Report, Element | None]] = []
+        refused: list[tuple[str, str]] = []
+        for entry in entries:
+            r = entry[0]
+            try:
+                mobile = canonical_mobile(r.mobile)
+                if not mobile or not r.msg_id:
+                    raise Unstorable("a report needs a mobile and a msg_id")
+                too_long("mobile", mobile, limits.mobile)
+                too_long("msg_id", r.msg_id, limits.msg_id)
+                too_long("err", r.err, limits.err)
+                too_long("corp_id", r.corp_id, limits.corp_id)
+                rows.append(
+                    {
+                        "mobile": mobile,
+                        "msg_id": r.msg_id,
+                        "sub_seq": sub_seq(r.sub_seq, limits),
+                        "err": r.err,
+                        "fail_desc": r.fail_desc,
+                        "delivered": 1 if r.delivered else 0,
+                        "report_time": utc("report_time", r.report_time),
+                        "corp_id": r.corp_id,
+                        "received_at": now,
+                        "source": source,
+                    }
+                )
+                kept.append(entry)
+            except Unstorable as exc:
+                refused.append((_fragment(entry), str(exc)))
+        keys = ["mobile", "msg_id", "sub_seq"]
+        if not careful:
+            new = insert_ignore(connection, reports, rows, keys)
+        else:
+            new = 0
+            stored: list[dict[str, Any]] = []
+            for row, entry in zip(rows, kept, strict=True):
+                counted: list[int] = []
+
+                def insert(row: dict[str, Any] = row, counted: list[int] = counted) -> None:
+                    counted.append(insert_ignore(connection, reports, [row], keys))
+
+                reason = one_by_one(connection, insert)
+                if reason is None:
+                    new += counted[0]
+                    stored.append(row)
+                else:
+                    refused.append((_fragment(entry), reason))
+            rows = stored
+        # The reports stored in this transaction are ``rows`` (``new`` of them were not stored
+        # before): the one place that knows them, for whatever must follow a stored report.
+        return new, refused
 
     def _folded(self, campaign_key: str | None, msg_ids: Sequence[str] | None) -> Select[Any]:
         """One row per sent message: expected segments and what its reports say."""

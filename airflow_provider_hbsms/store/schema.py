@@ -22,6 +22,14 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+#: The schema this code writes; ``hbsms_schema`` records the version a store is at, and
+#: ``migrations.py`` brings older stores up to it.
+SCHEMA_VERSION = 2
+#: Sizes of the columns that hold what the gateway sends (version 2): a number in any
+#: international form, msg_ids and status codes longer than the protocol promises, a 20-digit
+#: access number as ext. Items that exceed them are quarantined, not truncated.
+MOBILE_LENGTH, MSG_ID_LENGTH, ERR_LENGTH, EXT_LENGTH = 32, 100, 64, 32
+
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGSERIAL.
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -80,10 +88,10 @@ reports = Table(
     "hbsms_reports",
     metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("mobile", String(11), nullable=False),
-    Column("msg_id", String(50), nullable=False),
+    Column("mobile", String(MOBILE_LENGTH), nullable=False),
+    Column("msg_id", String(MSG_ID_LENGTH), nullable=False),
     Column("sub_seq", Integer, nullable=False, default=0),
-    Column("err", String(32), nullable=False),
+    Column("err", String(ERR_LENGTH), nullable=False),
     Column("fail_desc", Text, nullable=False, default=""),
     Column("delivered", Integer, nullable=False),
     Column("report_time", DateTime(timezone=True)),
@@ -100,8 +108,8 @@ replies = Table(
     metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
     Column("reply_key", String(64), nullable=False, unique=True),
-    Column("mobile", String(11), nullable=False, index=True),
-    Column("ext", String(20), nullable=False, default=""),
+    Column("mobile", String(MOBILE_LENGTH), nullable=False, index=True),
+    Column("ext", String(EXT_LENGTH), nullable=False, default=""),
     Column("content", Text, nullable=False),
     Column("reply_time", DateTime(timezone=True)),
     Column("corp_id", String(64), nullable=False, default=""),
@@ -116,7 +124,7 @@ replies = Table(
 opt_outs = Table(
     "hbsms_opt_outs",
     metadata,
-    Column("mobile", String(11), primary_key=True),
+    Column("mobile", String(MOBILE_LENGTH), primary_key=True),
     Column("keyword", String(64), nullable=False, default=""),
     Column("source", String(32), nullable=False),  # reply | manual | import
     Column("reply_id", _Id),
@@ -143,7 +151,8 @@ cursors = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-#: Bodies that arrived but could not be read; kept so that nothing handed over is lost.
+#: Bodies that arrived but could not be read; kept so that nothing handed over is lost, and
+#: replayed (``hbsms-store replay``) after a fix.
 dead_letters = Table(
     "hbsms_dead_letters",
     metadata,
@@ -153,6 +162,56 @@ dead_letters = Table(
     Column("body", LargeBinary, nullable=False),
     Column("error", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    # Version 2: the route it came by, the raw body it is (pulls), and its replay.
+    Column("route", String(64)),
+    Column("inbound_id", BigInteger),
+    Column("replayed_at", DateTime(timezone=True)),
+    Column("replay_note", Text),
+)
+
+#: Every body pushed to the receiver or handed over by a pull, as received, written before or
+#: in the same transaction as the rows parsed from it. ``state``: ``received`` (a pull's body,
+#: kept before parsing), ``stored`` (every item stored), ``partial`` (some items quarantined),
+#: ``dead`` (unreadable: see the dead letter).
+inbound = Table(
+    "hbsms_inbound",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(8), nullable=False),
+    Column("route", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("items", Integer, nullable=False, default=0),
+)
+
+#: Items of a readable body that could not be stored (out of range, too long, unreadable time,
+#: unknown shape): kept with the reason and their XML, once each, until a replay stores them.
+quarantine = Table(
+    "hbsms_quarantine",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("item_key", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(8), nullable=False),
+    Column("inbound_id", BigInteger),
+    Column("fragment", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    # Set when a replay stored it (or found it stored): the row is kept as a record.
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Index("ix_hbsms_quarantine_resolved", "resolved_at"),
+)
+
+#: The store's schema version (one row, ``name = 'store'``).
+schema_info = Table(
+    "hbsms_schema",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("migrated_at", DateTime(timezone=True), nullable=False),
 )
 
 #: Input rows a campaign found invalid, when the send operator is asked to keep them here

@@ -1,0 +1,145 @@
+"""Raw-first storing of what the gateway hands over, pushed or pulled.
+
+Every body is kept as received (``hbsms_inbound``) before or in the same transaction as the
+rows read from it; a body that cannot be read is kept as a dead letter; an item that cannot be
+stored is quarantined with its reason; the rest of the body is stored. So nothing the gateway
+hands over is lost, whatever one of its values is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_hbsms.protocol.xmlcodec import XmlBodyError, read_replies, read_reports
+from airflow_provider_hbsms.store.quarantine import (
+    PARTIAL,
+    RECEIVED,
+    STORED,
+    keep_dead_letter,
+    keep_raw,
+    quarantine_items,
+    run_storing,
+    set_state,
+)
+from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
+from airflow_provider_hbsms.store.sent import expand, expand_pending
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from sqlalchemy import Connection
+
+    from airflow_provider_hbsms.store import Store
+
+log = logging.getLogger(__name__)
+
+KINDS = ("reports", "replies")
+
+
+@dataclass
+class Ingested:
+    """What became of one body.
+
+    :param inbound_id: the id of the body as kept (``hbsms_inbound``); None for a dead letter
+        of a push.
+    :param items: items in the body (readable or not).
+    :param new: items stored that were not stored before.
+    :param quarantined: items quarantined (``hbsms_quarantine``).
+    :param opted_out: numbers put on the opt-out list (replies).
+    :param dead_letter: the body could not be read: the id of its dead letter.
+    :param error: why it could not be read.
+    """
+
+    inbound_id: int | None = None
+    items: int = 0
+    new: int = 0
+    quarantined: int = 0
+    opted_out: list[str] = field(default_factory=list)
+    dead_letter: int | None = None
+    error: str = ""
+
+
+class Intake:
+    """Stores bodies raw first, then their items one by one.
+
+    :param store: the store.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def keep(self, kind: str, source: str, route: str, body: bytes) -> int:
+        """Commit a body as received, before anything reads it (a pull's page: the gateway
+        will not hand it over again); returns its id for ``ingest``."""
+        return run_storing(
+            self.store.engine,
+            lambda conn, careful: keep_raw(conn, kind, source, route, body, RECEIVED, 0),
+        )
+
+    def ingest(
+        self,
+        kind: str,
+        source: str,
+        route: str,
+        body: bytes,
+        opt_out_keywords: Collection[str] = DEFAULT_OPT_OUT_KEYWORDS,
+        inbound_id: int | None = None,
+        raw: bool = True,
+    ) -> Ingested:
+        """Read a body and store it: the body itself (unless ``inbound_id`` says it is kept
+        already), every item the store can hold, and every other item in quarantine, in one
+        transaction. An unreadable body becomes a dead letter.
+
+        :param kind: ``reports`` or ``replies``.
+        :param source: ``push`` or ``pull``.
+        :param route: the endpoint or push route it came by.
+        :param body: the body as received.
+        :param opt_out_keywords: replies that put their sender on the opt-out list.
+        :param inbound_id: the id ``keep`` returned, for a body kept already.
+        :param raw: keep the body (off only to measure what keeping it costs).
+        :raises Exception: the store failed (not a value): nothing of the body was committed.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        try:
+            read: Any = read_reports(body) if kind == "reports" else read_replies(body)
+        except XmlBodyError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            letter = keep_dead_letter(
+                self.store.engine, kind, source, body, error, route, inbound_id
+            )
+            log.warning("%s %s body kept as dead letter %d: %s", source, kind, letter, error)
+            return Ingested(inbound_id, dead_letter=letter, error=error)
+        if kind == "replies":
+            # Attribution reads the sent messages: index what waits first, page by page and
+            # outside this transaction.
+            expand_pending(self.store.engine)
+
+        def work(connection: Connection, careful: bool = False) -> Ingested:
+            items = len(read.items) + len(read.refused)
+            kept = inbound_id
+            if kept is None and raw:
+                kept = keep_raw(connection, kind, source, route, body, STORED, items)
+            result = Ingested(kept, items)
+            refused = list(read.refused)
+            if kind == "reports":
+                result.new, more = self.store.reports.add_read(
+                    connection, read.items, source, careful
+                )
+            else:
+                expand(connection)
+                added, more = self.store.replies.add_read(
+                    connection, read.items, source, opt_out_keywords, careful
+                )
+                result.new, result.opted_out = added.new, added.opted_out
+            refused += more
+            result.quarantined = len(refused)
+            if refused:
+                quarantine_items(connection, kind, source, kept, refused)
+            if kept is not None and (refused or inbound_id is not None):
+                set_state(connection, kept, PARTIAL if refused else STORED, items)
+            return result
+
+        return run_storing(self.store.engine, work)

@@ -1,0 +1,141 @@
+"""Nothing handed over is lost: raw bodies as received, dead letters (bodies that cannot be
+read) and quarantined items (items that cannot be stored), kept durably for a replay."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import select, update
+
+from airflow_provider_hbsms.store.checks import is_bad_value
+from airflow_provider_hbsms.store.db import in_transaction
+from airflow_provider_hbsms.store.schema import dead_letters, inbound, quarantine
+from airflow_provider_hbsms.store.upsert import insert_ignore_values, stored_time
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from sqlalchemy import Connection, Engine
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RECEIVED, STORED, PARTIAL, DEAD = "received", "stored", "partial", "dead"
+
+
+def run_storing(engine: Engine, work: Callable[[Connection, bool], T]) -> T:
+    """Run ``work(connection, careful)`` in a transaction of its own, fast (``careful`` false);
+    when the database refuses a value that the checks let through, run it again item by item,
+    so that only that item is refused."""
+    try:
+        return in_transaction(engine, lambda connection: work(connection, False))
+    except Exception as exc:
+        if not is_bad_value(exc):
+            raise
+        log.warning("a value was refused by the database (%s): storing item by item", exc)
+    return in_transaction(engine, lambda connection: work(connection, True))
+
+
+def item_key(kind: str, fragment: str) -> str:
+    """Identity of a quarantined item: the gateway pushing a body again quarantines it once."""
+    return hashlib.sha256(f"{kind}\x1f{fragment}".encode()).hexdigest()
+
+
+def quarantine_items(
+    connection: Connection,
+    kind: str,
+    source: str,
+    inbound_id: int | None,
+    refused: Sequence[tuple[str, str]],
+) -> int:
+    """Keep each refused ``(fragment, reason)`` once; returns how many were new."""
+    if not refused:
+        return 0
+    now = stored_time(connection, datetime.now(UTC))
+    for _, reason in refused:
+        log.warning("%s item quarantined: %s", kind, reason)
+    values = [
+        (item_key(kind, fragment), kind, source, inbound_id, fragment, reason, now, 0)
+        for fragment, reason in dict(refused).items()
+    ]
+    columns = (
+        "item_key", "kind", "source", "inbound_id", "fragment", "reason", "received_at",
+        "attempts",
+    )  # fmt: skip
+    return insert_ignore_values(connection, quarantine, columns, values, ["item_key"])
+
+
+def keep_raw(
+    connection: Connection, kind: str, source: str, route: str, body: bytes, state: str, items: int
+) -> int:
+    """Keep a body as received; returns its id."""
+    values = (kind, source, route, body, stored_time(connection, datetime.now(UTC)), state, items)
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        connection.exec_driver_sql(
+            "INSERT INTO hbsms_inbound (kind, source, route, body, received_at, state, items) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            values,
+        )
+        return int(
+            driver.execute("SELECT last_insert_rowid()").fetchone()[0]  # type: ignore[union-attr]
+        )
+    return int(
+        connection.exec_driver_sql(
+            "INSERT INTO hbsms_inbound (kind, source, route, body, received_at, state, items) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            values,
+        ).scalar_one()
+    )
+
+
+def set_state(connection: Connection, inbound_id: int, state: str, items: int) -> None:
+    """Record what became of a kept body."""
+    connection.execute(
+        update(inbound).where(inbound.c.id == inbound_id).values(state=state, items=items)
+    )
+
+
+def keep_dead_letter(
+    engine: Engine,
+    kind: str,
+    source: str,
+    body: bytes,
+    error: str,
+    route: str = "",
+    inbound_id: int | None = None,
+) -> int:
+    """Keep a body that arrived but could not be read; a body kept already (the gateway
+    pushes a refused body again) is kept once. Returns the dead letter's id."""
+
+    def work(connection: Connection) -> int:
+        kept = connection.execute(
+            select(dead_letters.c.id)
+            .where(
+                dead_letters.c.kind == kind,
+                dead_letters.c.source == source,
+                dead_letters.c.body == body,
+                dead_letters.c.replayed_at.is_(None),
+            )
+            .limit(1)
+        ).scalar()
+        if inbound_id is not None:
+            set_state(connection, inbound_id, DEAD, 0)
+        if kept is not None:
+            return int(kept)
+        values: dict[str, Any] = {
+            "kind": kind,
+            "source": source,
+            "body": body,
+            "error": error,
+            "received_at": datetime.now(UTC),
+            "route": route,
+            "inbound_id": inbound_id,
+        }
+        inserted = connection.execute(dead_letters.insert().values(**values))
+        return int(inserted.inserted_primary_key[0])  # type: ignore[index]
+
+    return in_transaction(engine, work)
