@@ -40,6 +40,7 @@ from airflow_provider_hbsms.protocol.replies import (
     parse_replies_reply,
     parse_reports_reply,
     parse_send_reply,
+    pull_body,
 )
 from airflow_provider_hbsms.transport import MaybeSent, NotSent, PlainConnections, describe
 
@@ -356,3 +357,9 @@ class HbSmsClient:
         """One pull of replies (at most 10); ``[]`` when none are waiting. Store before use."""
         replies: list[Reply] = self._paced(Endpoint.PULL_REPLIES, parse_replies_reply)
         return replies
+
+    def pull_raw(self, endpoint: Endpoint) -> bytes | None:
+        """One pull of ``endpoint``, its body unread (to be kept before it is parsed); None
+        when nothing is waiting."""
+        body: bytes | None = self._paced(endpoint, lambda reply: pull_body(reply, endpoint))
+        return body

@@ -1,7 +1,9 @@
 """Draining the gateway's pull endpoints into the store, one committed batch at a time.
 
-A pull hands data over once: every batch is committed to the store before the next pull, so a
-crash loses at most the batch in flight (and an unreadable body is kept as a dead letter).
+A pull hands data over once: each page is committed to the store as received
+(``hbsms_inbound``) before it is even parsed, then its items are stored (an item the store
+cannot hold is quarantined, an unreadable page becomes a dead letter), all before the next pull.
+A crash after the gateway answered loses nothing that reached this process.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from airflow_provider_hbsms.protocol.endpoints import Endpoint
 from airflow_provider_hbsms.protocol.errors import (
     HbSmsError,
     PullNotEnabledError,
@@ -45,6 +48,7 @@ class DrainResult:
     :param new: items that were not in the store before.
     :param opted_out: numbers put on the opt-out list (replies).
     :param dead_letters: unreadable bodies kept for inspection.
+    :param quarantined: items kept in quarantine (the store cannot hold them as they are).
     """
 
     kind: str
@@ -53,6 +57,7 @@ class DrainResult:
     new: int = 0
     opted_out: int = 0
     dead_letters: int = 0
+    quarantined: int = 0
 
 
 class Collector:
@@ -103,11 +108,11 @@ class Collector:
     def _drain(self, kind: str, max_pulls: int | None) -> DrainResult:
         self._warn_if_stale(kind)
         result = DrainResult(kind)
-        fetch = self.client.fetch_reports if kind == REPORTS else self.client.fetch_replies
+        endpoint = Endpoint.PULL_REPORTS if kind == REPORTS else Endpoint.PULL_REPLIES
         while max_pulls is None or result.pulls < max_pulls:
             result.pulls += 1
             try:
-                items = fetch()
+                body = self.client.pull_raw(endpoint)
             except PullNotEnabledError as exc:
                 self.store.pulls.record_failure(self.corp_id, kind, str(exc))
                 raise PullModeError(
@@ -132,10 +137,10 @@ class Collector:
             except HbSmsError as exc:
                 self.store.pulls.record_failure(self.corp_id, kind, str(exc))
                 raise
-            if not items:
+            if body is None:
                 self.store.pulls.record_success(self.corp_id, kind)
                 break
-            self._store(kind, items, result)
+            self._store(kind, endpoint, body, result)
             self.store.pulls.record_success(self.corp_id, kind)
         if result.received:
             log.info(
@@ -143,16 +148,23 @@ class Collector:
             )
         return result
 
-    def _store(self, kind: str, items: list[Any], result: DrainResult) -> None:
-        result.received += len(items)
-        if kind == REPORTS:
-            result.new += self.store.reports.add(items, source="pull")
-            return
+    def _store(self, kind: str, endpoint: Endpoint, body: bytes, result: DrainResult) -> None:
+        # Committed before it is read: the gateway will not hand this page over again.
+        kept = self.store.intake.keep(kind, "pull", endpoint.path, body)
         keywords = self.opt_out_keywords or DEFAULT_OPT_OUT_KEYWORDS
-        added = self.store.replies.add(items, source="pull", opt_out_keywords=keywords)
-        result.new += added.new
-        result.opted_out += len(added.opted_out)
+        ingested = self.store.intake.ingest(
+            kind, "pull", endpoint.path, body, opt_out_keywords=keywords, inbound_id=kept
+        )
+        if ingested.dead_letter is not None:
+            log.error("Unreadable %s pull kept as a dead letter: %s", kind, ingested.error)
+            result.dead_letters += 1
+            return
+        result.received += ingested.items
+        result.new += ingested.new
+        result.opted_out += len(ingested.opted_out)
+        result.quarantined += ingested.quarantined
 
     def _dead_letter(self, kind: str, exc: UnexpectedReplyError) -> None:
         log.error("Unreadable %s pull kept as a dead letter: %s", kind, exc)
-        self.store.keep_dead_letter(kind, "pull", exc.body, str(exc))
+        route = exc.endpoint.path if getattr(exc, "endpoint", None) else ""
+        self.store.keep_dead_letter(kind, "pull", exc.body, str(exc), route)

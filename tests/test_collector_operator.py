@@ -38,6 +38,7 @@ def test_operator_drains_both_queues_and_returns_counts(simulator, hbsms_conn, s
         "new": 250,
         "opted_out": 0,
         "dead_letters": 0,
+        "quarantined": 0,
     }
     assert (result["replies"]["new"], result["replies"]["opted_out"]) == (2, 1)
     assert store.reports.summary(msg_ids=[f"b{i}" for i in range(250)]).failed == 63

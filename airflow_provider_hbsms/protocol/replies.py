@@ -68,6 +68,15 @@ def _pull(body: bytes, endpoint: Endpoint) -> str | None:
     raise _failure(endpoint, text)
 
 
+def pull_body(body: bytes, endpoint: Endpoint) -> bytes | None:
+    """A pull's body as received, for keeping before it is read; None for ``0`` (nothing
+    waiting).
+
+    :raises GatewayError: a documented error code, or ``UnexpectedReplyError``.
+    """
+    return None if _pull(body, endpoint) is None else body
+
+
 def _unreadable(endpoint: Endpoint, exc: XmlBodyError, body: bytes) -> UnexpectedReplyError:
     # A pull hands data over once: keep the raw body on the error so the caller can save it.
     error = UnexpectedReplyError("xml", f"unreadable XML: {exc}", endpoint)
