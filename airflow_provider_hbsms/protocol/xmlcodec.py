@@ -211,7 +211,9 @@ class ReadBody(Generic[T]):
 
 
 def fragment_of(node: Element) -> str:
-    """The XML text of one item, as kept in quarantine."""
+    """The XML text of one item, as kept in quarantine (without the text that follows it, so
+    that an item is the same fragment however its body was laid out)."""
+    node.tail = None
     return ET.tostring(node, encoding="unicode")
 
 

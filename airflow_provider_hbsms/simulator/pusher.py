@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml, build_reports_xml
+from airflow_provider_hbsms.simulator.faults import mix_bad_items
 
 if TYPE_CHECKING:
     from airflow_provider_hbsms.simulator.config import SimulatorConfig
+    from airflow_provider_hbsms.simulator.faults import FaultPlan
     from airflow_provider_hbsms.simulator.gateway import Gateway
 
 
@@ -72,11 +74,15 @@ class Pusher:
 
     :param gateway: the simulated gateway.
     :param config: push timeout, retries and interval.
+    :param faults: injected faults (``bad_items`` on ``push:reports`` / ``push:replies``).
     """
 
-    def __init__(self, gateway: Gateway, config: SimulatorConfig) -> None:
+    def __init__(
+        self, gateway: Gateway, config: SimulatorConfig, faults: FaultPlan | None = None
+    ) -> None:
         self.gateway = gateway
         self.config = config
+        self.faults = faults
         self.log: list[PushAttempt] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hbsms-sim-pusher", daemon=True)
@@ -129,6 +135,9 @@ class Pusher:
 
     def _push(self, kind: str, url: str, items: list[Any]) -> None:
         body = build_reports_xml(items) if kind == "reports" else build_replies_xml(items)
+        fault = self.faults.strike(f"push:{kind}") if self.faults is not None else None
+        if fault is not None and fault.kind == "bad_items":
+            body = mix_bad_items(kind, body, fault.params)
         for attempt in range(1, self.config.push_retries + 2):
             outcome = post_once(url, body, self.config.push_timeout)
             with self._lock:

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hbsms.protocol.endpoints import WIRE_ENCODING
 from airflow_provider_hbsms.simulator.config import SimulatorConfig
-from airflow_provider_hbsms.simulator.faults import Fault, FaultPlan
+from airflow_provider_hbsms.simulator.faults import (
+    BAD_ITEM_TARGETS,
+    Fault,
+    FaultPlan,
+    mix_bad_items,
+)
 from airflow_provider_hbsms.simulator.gateway import Gateway, ReceivedMessage
 from airflow_provider_hbsms.simulator.http import serve_connection
 from airflow_provider_hbsms.simulator.pusher import PushAttempt, Pusher
@@ -35,7 +40,7 @@ class GatewaySimulator:
         self.config = config or SimulatorConfig()
         self.gateway = Gateway(self.config)
         self.faults = FaultPlan()
-        self.pusher = Pusher(self.gateway, self.config)
+        self.pusher = Pusher(self.gateway, self.config, self.faults)
         self.latency_ms = self.config.latency_ms
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -188,6 +193,12 @@ class GatewaySimulator:
             elif fault.kind == "http_500":
                 return 500, "text/html", b"<html>Internal Server Error</html>"
         reply = self.gateway.handle(method, target, body, client_ip)
+        if fault is not None and fault.kind == "bad_items" and reply.startswith(("<", "0")):
+            kind = BAD_ITEM_TARGETS[path]
+            good = reply.encode(WIRE_ENCODING) if reply.startswith("<") else None
+            served = mix_bad_items(kind, good, fault.params)
+            declared = str(fault.params.get("declare", "GBK"))
+            return 200, f"text/xml;charset={declared}", served
         if fault is not None and fault.kind == "close_after_processing":
             return None
         if fault is not None and fault.kind == "malformed_reply":

@@ -144,9 +144,7 @@ def _add_columns(connection: Connection) -> None:
             if column.name in present or not column.nullable:
                 continue
             kind = column.type.compile(dialect=connection.dialect)
-            connection.exec_driver_sql(
-                f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
-            )
+            connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
 
 
 def upgrade(engine: Engine) -> int:
