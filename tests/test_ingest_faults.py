@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 
 from airflow_provider_hbsms.collector import Collector
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
-from airflow_provider_hbsms.protocol import Reply, Report
+from airflow_provider_hbsms.protocol import Report
 from airflow_provider_hbsms.protocol.xmlcodec import fragment_of
 from airflow_provider_hbsms.receiver.app import ReceiverSettings
 from airflow_provider_hbsms.simulator.faults import BAD_REPLIES, BAD_REPORTS
