@@ -21,7 +21,6 @@ from tests.fixtures.simulator import SIM_CORP_ID, sim_account
 from tests.test_receiver import TOKEN, _count, _Server
 
 if TYPE_CHECKING:
-    from airflow_provider_hbsms.simulator import GatewaySimulator
     from airflow_provider_hbsms.store import Store
 
 LOCK_SECONDS = 25.0
@@ -29,7 +28,7 @@ _LOCKER = """
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("BEGIN EXCLUSIVE")
-db.execute("INSERT INTO hbsms_cursors (name, position, updated_at) VALUES ('lock', 1, '2026-01-01')")
+db.execute("INSERT INTO hbsms_cursors (name, position, updated_at) VALUES ('x', 1, '2026')")
 print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
 db.execute("COMMIT")
