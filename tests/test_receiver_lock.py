@@ -61,7 +61,8 @@ def test_store_locked_25s_health_within_1s_pushes_within_20s(
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        assert locker.stdout is not None
+        assert locker.stdout.readline().strip() == "locked"
         locked_at = time.monotonic()
         # The gateway pushes a body now, with its own retry policy.
         sim.queue_reports(_reports("gateway", 100), SIM_CORP_ID)
