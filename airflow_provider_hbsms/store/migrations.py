@@ -13,6 +13,7 @@ safe); the versioned steps run when a store is opened with ``migrate=True`` (the
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -216,17 +217,16 @@ def _canonical_numbers(connection: Connection, table: Table) -> None:
         log.info("Rewrote %d number(s) of %s to the canonical form", changed, table.name)
 
 
-_limits: dict[str, Limits] = {}
+_limits: weakref.WeakKeyDictionary[Engine, Limits] = weakref.WeakKeyDictionary()
 
 
 def limits_of(engine: Engine) -> Limits:
     """What the store's columns hold, by its recorded schema version (read once per engine)."""
-    key = f"{id(engine)}:{engine.url}"
-    found = _limits.get(key)
+    found = _limits.get(engine)
     if found is None:
         with engine.connect() as connection:
             version = schema_version(connection)
-        found = _limits[key] = LIMITS.get(version, LIMITS[SCHEMA_VERSION])
+        found = _limits[engine] = LIMITS.get(version, LIMITS[SCHEMA_VERSION])
     return found
 
 

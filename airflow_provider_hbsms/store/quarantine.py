@@ -71,25 +71,24 @@ def quarantine_items(
 def keep_raw(
     connection: Connection, kind: str, source: str, route: str, body: bytes, state: str, items: int
 ) -> int:
-    """Keep a body as received; returns its id."""
+    """Keep a body as received, in the connection's transaction; returns its id. Straight
+    to the driver: this runs for every push and pulled page."""
     values = (kind, source, route, body, stored_time(connection, datetime.now(UTC)), state, items)
-    if connection.dialect.name == "sqlite":
-        driver = connection.connection.driver_connection
-        connection.exec_driver_sql(
-            "INSERT INTO hbsms_inbound (kind, source, route, body, received_at, state, items) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    names = "kind, source, route, body, received_at, state, items"
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if connection.dialect.name == "sqlite":
+            cursor.execute(
+                f"INSERT INTO hbsms_inbound ({names}) VALUES (?, ?, ?, ?, ?, ?, ?)", values
+            )
+            return int(cursor.lastrowid)
+        cursor.execute(
+            f"INSERT INTO hbsms_inbound ({names}) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
             values,
         )
-        return int(
-            driver.execute("SELECT last_insert_rowid()").fetchone()[0]  # type: ignore[union-attr]
-        )
-    return int(
-        connection.exec_driver_sql(
-            "INSERT INTO hbsms_inbound (kind, source, route, body, received_at, state, items) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            values,
-        ).scalar_one()
-    )
+        return int(cursor.fetchone()[0])
+    finally:
+        cursor.close()
 
 
 def set_state(connection: Connection, inbound_id: int, state: str, items: int) -> None:

@@ -16,7 +16,7 @@ from airflow_provider_hbsms.store.migrations import limits_of
 from airflow_provider_hbsms.store.quarantine import run_storing
 from airflow_provider_hbsms.store.schema import reports, sent_messages
 from airflow_provider_hbsms.store.sent import expand_pending
-from airflow_provider_hbsms.store.upsert import insert_ignore
+from airflow_provider_hbsms.store.upsert import _sqlite_time, insert_ignore_values, stored_time
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from airflow_provider_hbsms.protocol.models import Report
 
 DELIVERED, FAILED, PENDING = "delivered", "failed", "pending"
+#: The columns a stored report's row gives, in order, and its unique key.
+_COLUMNS = (
+    "mobile", "msg_id", "sub_seq", "err", "fail_desc", "delivered", "report_time", "corp_id",
+    "received_at", "source",
+)  # fmt: skip
+_KEYS = ("mobile", "msg_id", "sub_seq")
 _CHUNK = 900
 
 
@@ -141,8 +147,9 @@ class ReportStore:
         each that it cannot hold. ``careful`` stores one by one, so that a value only the
         database refuses is found (and refused) alone."""
         limits = limits_of(self.engine)
-        now = datetime.now(UTC)
-        rows: list[dict[str, Any]] = []
+        now = stored_time(connection, datetime.now(UTC))
+        sqlite = connection.dialect.name == "sqlite"
+        rows: list[tuple[Any, ...]] = []
         kept: list[tuple[Report, Element | None]] = []
         refused: list[tuple[str, str]] = []
         for entry in entries:
@@ -155,34 +162,36 @@ class ReportStore:
                 too_long("msg_id", r.msg_id, limits.msg_id)
                 too_long("err", r.err, limits.err)
                 too_long("corp_id", r.corp_id, limits.corp_id)
+                when = utc("report_time", r.report_time)
                 rows.append(
-                    {
-                        "mobile": mobile,
-                        "msg_id": r.msg_id,
-                        "sub_seq": sub_seq(r.sub_seq, limits),
-                        "err": r.err,
-                        "fail_desc": r.fail_desc,
-                        "delivered": 1 if r.delivered else 0,
-                        "report_time": utc("report_time", r.report_time),
-                        "corp_id": r.corp_id,
-                        "received_at": now,
-                        "source": source,
-                    }
+                    (
+                        mobile,
+                        r.msg_id,
+                        sub_seq(r.sub_seq, limits),
+                        r.err,
+                        r.fail_desc,
+                        1 if r.delivered else 0,
+                        _sqlite_time(when) if sqlite else when,
+                        r.corp_id,
+                        now,
+                        source,
+                    )
                 )
                 kept.append(entry)
             except Unstorable as exc:
                 refused.append((_fragment(entry), str(exc)))
-        keys = ["mobile", "msg_id", "sub_seq"]
         if not careful:
-            new = insert_ignore(connection, reports, rows, keys)
+            new = insert_ignore_values(connection, reports, _COLUMNS, rows, _KEYS)
         else:
             new = 0
-            stored: list[dict[str, Any]] = []
+            stored: list[tuple[Any, ...]] = []
             for row, entry in zip(rows, kept, strict=True):
                 counted: list[int] = []
 
-                def insert(row: dict[str, Any] = row, counted: list[int] = counted) -> None:
-                    counted.append(insert_ignore(connection, reports, [row], keys))
+                def insert(row: tuple[Any, ...] = row, counted: list[int] = counted) -> None:
+                    counted.append(
+                        insert_ignore_values(connection, reports, _COLUMNS, [row], _KEYS)
+                    )
 
                 reason = one_by_one(connection, insert)
                 if reason is None:
@@ -191,8 +200,9 @@ class ReportStore:
                 else:
                     refused.append((_fragment(entry), reason))
             rows = stored
-        # The reports stored in this transaction are ``rows`` (``new`` of them were not stored
-        # before): the one place that knows them, for whatever must follow a stored report.
+        # The reports stored in this transaction are ``rows`` (tuples in ``_COLUMNS`` order;
+        # ``new`` of them were not stored before): the one place that knows them, for
+        # whatever must follow a stored report.
         return new, refused
 
     def _folded(self, campaign_key: str | None, msg_ids: Sequence[str] | None) -> Select[Any]:
