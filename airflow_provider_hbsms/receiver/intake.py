@@ -156,7 +156,9 @@ class PushIntake:
             try:
                 return self._keep(target, kind, body)
             except OperationalError as exc:
-                if not _locked(exc) or time.monotonic() + _RETRY_PAUSE >= deadline:
+                if not _locked(exc):
+                    raise  # the store is down, not busy: answered 503 all the same
+                if time.monotonic() + _RETRY_PAUSE >= deadline:
                     raise Refused(503, f"the store stayed busy: {exc.orig}") from None
             finally:
                 if one_at_a_time:
@@ -206,7 +208,9 @@ class PushIntake:
                 work()
                 return
             except OperationalError as exc:
-                if not _locked(exc) or time.monotonic() + _RETRY_PAUSE >= deadline:
+                if not _locked(exc):
+                    raise
+                if time.monotonic() + _RETRY_PAUSE >= deadline:
                     raise Refused(503, f"the store stayed busy: {exc.orig}") from None
             time.sleep(_RETRY_PAUSE)
 

@@ -1,5 +1,6 @@
 """Replaying what could not be stored, after a fix (a schema migration, new code, another
-configuration): dead letters are read again and quarantined items stored again. Idempotent:
+configuration): bodies kept but never read are read, dead letters are read again and
+quarantined items stored again. Idempotent:
 what is stored once is never stored twice, and a replayed item or letter is marked so."""
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from sqlalchemy import select, update
 from airflow_provider_hbsms.protocol.xmlcodec import XmlBodyError, read_replies, read_reports
 from airflow_provider_hbsms.store.db import in_transaction
 from airflow_provider_hbsms.store.migrations import forget_limits
-from airflow_provider_hbsms.store.quarantine import PARTIAL, STORED, set_state
+from airflow_provider_hbsms.store.quarantine import PARTIAL, RECEIVED, STORED, set_state
 from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
-from airflow_provider_hbsms.store.schema import dead_letters, quarantine
+from airflow_provider_hbsms.store.schema import dead_letters, inbound, quarantine
 from airflow_provider_hbsms.store.sent import expand_pending
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ _ROOTS = {"reports": "reports", "replies": "delivers"}
 class ReplayResult:
     """What a replay did.
 
+    :param bodies: bodies kept as received but never read (a collector stopped between keeping
+        a pulled page and storing it), read now.
     :param dead_letters: dead letters read again.
     :param dead_letters_read: of these, now readable (their items stored or quarantined).
     :param quarantined: quarantined items tried again.
@@ -44,6 +47,7 @@ class ReplayResult:
     :param still_refused: ``(table, id, reason)`` of what still cannot be read or stored.
     """
 
+    bodies: int = 0
     dead_letters: int = 0
     dead_letters_read: int = 0
     quarantined: int = 0
@@ -53,6 +57,7 @@ class ReplayResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "bodies": self.bodies,
             "dead_letters": self.dead_letters,
             "dead_letters_read": self.dead_letters_read,
             "quarantined": self.quarantined,
@@ -81,10 +86,31 @@ def replay(
     result = ReplayResult()
     if "replies" in kinds:
         expand_pending(store.engine)
+    _unread_bodies(store, kinds, opt_out_keywords, result)
     _dead_letters(store, kinds, opt_out_keywords, result)
     _quarantined(store, kinds, opt_out_keywords, result)
     log.info("Replay: %s", result.as_dict())
     return result
+
+
+def _unread_bodies(
+    store: Store, kinds: Collection[str], keywords: Collection[str], result: ReplayResult
+) -> None:
+    with store.engine.connect() as conn:
+        unread = conn.execute(
+            select(inbound.c.id, inbound.c.kind, inbound.c.source, inbound.c.route)
+            .where(inbound.c.state == RECEIVED, inbound.c.kind.in_(list(kinds)))
+            .order_by(inbound.c.id)
+        ).all()
+    for row in unread:
+        with store.engine.connect() as conn:
+            body = conn.execute(select(inbound.c.body).where(inbound.c.id == row.id)).scalar_one()
+        done = store.intake.ingest(
+            row.kind, row.source, row.route, body, opt_out_keywords=keywords, inbound_id=row.id
+        )
+        result.bodies += 1
+        result.new += done.new
+        result.stored += done.items - done.quarantined if done.dead_letter is None else 0
 
 
 def _dead_letters(
