@@ -233,3 +233,21 @@ def test_bad_items_faults_name_their_target() -> None:
         Fault("bad_items", "/sms_send2.do")
     with pytest.raises(ValueError, match="unknown reports item"):
         Fault("bad_items", "/post_report.do", params={"items": ["nope"]})
+
+
+def test_store_command_reports_status_and_migrates(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from airflow_provider_hbsms.store.cli import main
+
+    old = legacy_store(sqlite_url)
+    old.intake.ingest("reports", "push", "push:reports", b"not xml")
+    assert main(["--store-url", sqlite_url, "--json", "status"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["schema_version"], status["dead_letters"], status["quarantined"]) == (1, 1, 0)
+    assert main(["--store-url", sqlite_url, "--json", "migrate"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"from": 1, "to": 2}
+    assert main(["--store-url", sqlite_url, "replay"]) == 0
+    assert "still refused: 1" in capsys.readouterr().out

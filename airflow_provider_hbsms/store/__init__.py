@@ -94,8 +94,9 @@ class Store:
     def with_busy_timeout(self, seconds: float) -> Store:
         """This store over a new engine whose SQLite writers wait at most ``seconds`` for
         another's lock (other databases: this store)."""
-        if self.engine.dialect.name != "sqlite":
-            return self
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            return self  # another engine on an in-memory database would see another database
         from airflow_provider_hbsms.store.db import make_engine
 
         url = self.engine.url.render_as_string(hide_password=False)

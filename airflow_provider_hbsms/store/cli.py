@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\n  {table} #{id_}: {reason}" for table, id_, reason in done.still_refused
         )
     else:
-        store = _open(args)
+        store = _open(args, migrate=False)  # report the store as it is
         result = status(store)
         text = "\n".join(f"{key}: {value}" for key, value in result.items())
     print(json.dumps(result, default=str) if args.json else text)
