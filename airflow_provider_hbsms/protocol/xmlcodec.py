@@ -110,9 +110,8 @@ def decode_body(body: bytes | str) -> str:
         if declared is not None:
             log.warning("body declared %s but is %s: read as %s", declared, encoding, encoding)
         return text
-    raise MalformedXmlError(
-        f"body decodes neither as {declared or 'declared'} nor as GB18030 or UTF-8"
-    )
+    tried = f"{declared}, GB18030 or UTF-8" if declared else "GB18030 or UTF-8"
+    raise MalformedXmlError(f"body decodes neither as {tried}")
 
 
 def _plausibly_gb(body: bytes) -> bool:
