@@ -63,19 +63,28 @@ def describe(exc: BaseException) -> str:
 
 
 class _DeadlineRaw(io.RawIOBase):
-    """A socket's reading side whose every read waits at most the time left to the deadline."""
+    """A socket's reading side whose every read waits at most the time left to the deadline.
+
+    It reads through the socket's own ``SocketIO``, which keeps the socket open while the reply
+    is read even after ``HTTPConnection`` let go of it (``Connection: close``).
+    """
 
     def __init__(self, sock: socket.socket, connection: _DeadlineConnection) -> None:
         super().__init__()
         self._sock = sock
+        self._io = sock.makefile("rb", buffering=0)
         self._connection = connection
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
+    def readinto(self, buffer: Any) -> int | None:
         self._sock.settimeout(self._connection.time_left())
-        return self._sock.recv_into(buffer)
+        return self._io.readinto(buffer)
+
+    def close(self) -> None:
+        self._io.close()
+        super().close()
 
 
 class _DeadlineSocket:
