@@ -45,8 +45,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 #: Spacing used by default, from the end of one call to the start of the next: the protocol's
-#: 200 ms plus a margin for the gateway's own clock.
-DEFAULT_INTERVAL = PACING_INTERVAL + 0.01
+#: 200 ms plus a margin for the gateway's own clock. Measured from the end, the gateway sees more
+#: (the previous reply's way back and the next request's way there).
+DEFAULT_INTERVAL = PACING_INTERVAL + 0.005
 #: ``account``: balance and both pulls of an account share one turn (the document's wording);
 #: ``endpoint``: each endpoint has its own.
 SCOPES = ("account", "endpoint")
