@@ -17,6 +17,7 @@ from airflow_provider_hbsms.protocol.endpoints import Endpoint
 from airflow_provider_hbsms.protocol.errors import (
     HbSmsError,
     PullNotEnabledError,
+    PullReplyLostError,
     RateLimitedError,
     UnexpectedReplyError,
 )
@@ -81,6 +82,7 @@ class Collector:
         self.opt_out_keywords = opt_out_keywords
         self.max_lag = max_lag
         self.corp_id = client.credentials.corp_id
+        client.pace_with(store.engine)  # PostgreSQL: take turns with pollers on other hosts
 
     def drain_reports(self, max_pulls: int | None = None) -> DrainResult:
         """Pull reports until the gateway says ``0`` (or ``max_pulls``)."""
@@ -134,6 +136,10 @@ class Collector:
                 )
                 self.store.pulls.record_failure(self.corp_id, kind, str(exc))
                 break
+            except PullReplyLostError as exc:
+                log.error("%s", exc)
+                self.store.pulls.record_lost(self.corp_id, kind, exc.lost_at, str(exc))
+                raise
             except HbSmsError as exc:
                 self.store.pulls.record_failure(self.corp_id, kind, str(exc))
                 raise

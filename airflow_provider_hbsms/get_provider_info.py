@@ -8,7 +8,72 @@ from airflow_provider_hbsms import __version__
 
 INTEGRATION = "HB SMS"
 
-_STRING = {"type": ["string", "null"]}
+
+
+def _text(example: str) -> dict[str, Any]:
+    """A text extra: the form shows ``example`` as its placeholder (Airflow 3 reads
+    ``schema.examples``), and an untouched field is saved as "" rather than null."""
+    return {"type": ["string", "null"], "default": "", "examples": [example]}
+
+
+def _conn_fields() -> dict[str, Any]:
+    """The extras of the ``hbsms`` connection form, each with a placeholder."""
+    return {
+        "corp_service": {
+            "label": "Service code (corp_service)",
+            "schema": _text("svc01"),
+            "description": "The business code the account was given for sending.",
+        },
+        "channel_number": {
+            "label": "Channel number",
+            "schema": _text("10657532521924"),
+            "description": "The account's special service number; channel number + ext may be "
+            "at most 20 digits.",
+        },
+        "user_id": {
+            "label": "User id (pulls)",
+            "schema": _text("corp123"),
+            "description": "user_id of report/reply pulls; empty: corp_id.",
+        },
+        "signature": {
+            "label": "Signature",
+            "schema": _text("【示例】"),
+            "description": "The signature 【...】 the gateway appends, counted in billed segments.",
+        },
+        "timeout": {
+            "label": "Read timeout (seconds)",
+            "schema": {"type": "number", "exclusiveMinimum": 0, "default": 30, "examples": [30]},
+            "description": "Seconds to wait for each read of a reply; more than 0.",
+        },
+        "connect_timeout": {
+            "label": "Connect timeout (seconds)",
+            "schema": {"type": "number", "exclusiveMinimum": 0, "default": 10, "examples": [10]},
+            "description": "Seconds to establish a connection; the Test button fails within "
+            "it on a closed port or an unknown host.",
+        },
+        "deadline": {
+            "label": "Request deadline (seconds)",
+            "schema": _text("40"),
+            "description": "Seconds for a whole request (connect, send, the whole reply); "
+            "empty: connect + read timeout.",
+        },
+        "pacing": {
+            "label": "Pacing of balance and pulls",
+            "schema": {
+                "type": "string",
+                "enum": ["account", "endpoint"],
+                "default": "account",
+                "examples": ["account"],
+            },
+            "description": "account: balance and both pulls take turns 200 ms apart (the "
+            "document's rule per user); endpoint: each endpoint on its own.",
+        },
+        "verify": {
+            "label": "Verify TLS certificate",
+            "schema": {"type": "boolean", "default": True},
+            "description": "Off only for a gateway with a self-signed certificate.",
+        },
+    }
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -64,39 +129,7 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "hbsms",
                 "hook-class-name": "airflow_provider_hbsms.hooks.hbsms.HbSmsHook",
                 "hook-name": "HB SMS",
-                "conn-fields": {
-                    "corp_service": {
-                        "label": "Service code (corp_service)",
-                        "schema": _STRING,
-                        "description": "The business code the account was given for sending.",
-                    },
-                    "channel_number": {
-                        "label": "Channel number",
-                        "schema": _STRING,
-                        "description": "The account's special service number; channel number "
-                        "+ ext may be at most 20 digits.",
-                    },
-                    "user_id": {
-                        "label": "User id (pulls)",
-                        "schema": _STRING,
-                        "description": "user_id of report/reply pulls; defaults to corp_id.",
-                    },
-                    "signature": {
-                        "label": "Signature",
-                        "schema": _STRING,
-                        "description": "The signature 【...】 the gateway appends, counted in "
-                        "billed segments.",
-                    },
-                    "timeout": {
-                        "label": "Timeout (seconds)",
-                        "schema": {"type": ["number", "null"], "default": 30},
-                        "description": "Read timeout of one request; connect timeout is 10 s.",
-                    },
-                    "verify": {
-                        "label": "Verify TLS certificate",
-                        "schema": {"type": ["boolean", "null"], "default": True},
-                    },
-                },
+                "conn-fields": _conn_fields(),
                 "ui-field-behaviour": {
                     "hidden-fields": [],
                     "relabeling": {
@@ -111,11 +144,13 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": "http",
                         "login": "corp_id",
                         "password": "corp_pwd",
-                        "corp_service": "business code",
+                        "corp_service": "svc01",
                         "channel_number": "10657532521924",
-                        "user_id": "defaults to corp_id",
-                        "signature": "【Example】",
+                        "user_id": "corp123",
+                        "signature": "【示例】",
                         "timeout": "30",
+                        "connect_timeout": "10",
+                        "deadline": "40",
                     },
                 },
             }

@@ -3,6 +3,11 @@
 A condition's ``check()`` is blocking (store queries, and pulls when ``collect`` is on); the
 sensors call it from ``poke`` and the triggers from a worker thread, so the triggerer's event
 loop never blocks. A pull's result is committed to the store before anything reads it.
+
+A check that fails on a passing gateway trouble (unreachable, a lost or unreadable reply, "too
+soon") is tried again at the next check; ``FailureBudget`` fails the wait only after more
+checks in a row failed than the user allows, with the last error. Errors a retry cannot cure
+(a wrong password, pulling not enabled, a bad setting) fail it at once.
 """
 
 from __future__ import annotations
@@ -12,9 +17,68 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from airflow_provider_hbsms.protocol.errors import (
+    GatewayError,
+    HbSmsError,
+    PullReplyLostError,
+    TransportError,
+    UnexpectedReplyError,
+)
 from airflow_provider_hbsms.store import Store, open_store
 
 log = logging.getLogger(__name__)
+
+#: Failed checks in a row a wait rides out by default before it fails.
+DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A gateway failure a later check can get past: unreachable, a lost, unreadable or
+    oversized reply, "too soon", or a documented code marked retryable."""
+    if isinstance(exc, TransportError | PullReplyLostError | UnexpectedReplyError):
+        return True
+    return isinstance(exc, GatewayError) and exc.retryable
+
+
+class WaitFailedError(HbSmsError):
+    """More checks in a row failed than the wait allows; the message carries the last error."""
+
+
+class FailureBudget:
+    """Counts failed checks in a row; raises once there are more than ``limit``.
+
+    :param limit: failed checks in a row to ride out (0: fail on the first).
+    :param failures: failed checks already counted (a trigger resuming a sensor's count).
+    """
+
+    def __init__(self, limit: int = DEFAULT_MAX_CONSECUTIVE_FAILURES, failures: int = 0) -> None:
+        if limit < 0:
+            raise ValueError(f"max_consecutive_failures must be 0 or more, got {limit}")
+        self.limit = limit
+        self.failures = failures
+
+    def absorb(self, exc: Exception) -> None:
+        """Count a failed check, or raise: ``exc`` itself when no retry can cure it,
+        ``WaitFailedError`` (with ``exc`` as its cause) past the limit."""
+        if not is_transient(exc):
+            raise exc
+        self.failures += 1
+        if self.failures > self.limit:
+            raise WaitFailedError(
+                f"{self.failures} checks in a row failed (max_consecutive_failures="
+                f"{self.limit}); the last: {type(exc).__name__}: {exc}"
+            ) from exc
+        log.warning(
+            "Check failed (%d in a row, %d allowed), trying again at the next check: %s: %s",
+            self.failures,
+            self.limit,
+            type(exc).__name__,
+            exc,
+        )
+
+    def succeeded(self) -> None:
+        """A check went through: the count starts again."""
+        self.failures = 0
 
 
 def campaign_key_of(value: Any) -> str | None:

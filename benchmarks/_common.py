@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 
 CORP_ID, PASSWORD, SERVICE = "bench", "bench-secret", "svc"
 CREDENTIALS = Credentials(CORP_ID, PASSWORD, SERVICE)
-SIMULATOR_ARGS = ("--account", f"{CORP_ID}:{PASSWORD}:{SERVICE}:1e12", "--no-record-content")
+SIMULATOR_ARGS = ("--no-record-content",)
+#: The simulator's account, handed to its process in the environment (never on its command line).
+SIMULATOR_ACCOUNTS = [
+    {"corp_id": CORP_ID, "corp_pwd": PASSWORD, "services": [SERVICE], "balance": "1e12"}
+]
 
 
 @dataclass

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import CREDENTIALS, SIMULATOR_ARGS, chinese_items, measure
+from _common import CREDENTIALS, SIMULATOR_ACCOUNTS, SIMULATOR_ARGS, chinese_items, measure
 
 from airflow_provider_hbsms.client import HbSmsClient
 from airflow_provider_hbsms.protocol import build_personalized_body
@@ -33,7 +33,9 @@ def main() -> None:
     args = parser.parse_args()
     total = 10_000 if args.quick else args.messages
     batches = [chinese_items(200, start) for start in range(0, total, 200)]
-    with SimulatorProcess(*SIMULATOR_ARGS, "--report-delay", "3600") as sim:
+    with SimulatorProcess(
+        *SIMULATOR_ARGS, "--report-delay", "3600", accounts=SIMULATOR_ACCOUNTS
+    ) as sim:
         url = urlsplit(sim.base_url)
         bodies = [build_personalized_body(CREDENTIALS, batch) for batch in batches]
 

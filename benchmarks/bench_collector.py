@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import CREDENTIALS, SIMULATOR_ARGS
+from _common import CREDENTIALS, SIMULATOR_ACCOUNTS, SIMULATOR_ARGS
 
 from airflow_provider_hbsms.client import HbSmsClient
 from airflow_provider_hbsms.collector import Collector
@@ -31,7 +31,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=5000)
     args = parser.parse_args()
-    with SimulatorProcess(*SIMULATOR_ARGS) as sim, tempfile.TemporaryDirectory() as tmp:
+    with (
+        SimulatorProcess(*SIMULATOR_ARGS, accounts=SIMULATOR_ACCOUNTS) as sim,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         sim.admin("backlog", {"count": args.reports})
         store = open_store(url=f"sqlite:///{tmp}/store.db")
         client = HbSmsClient(sim.base_url, CREDENTIALS, pacing_dir=Path(tmp))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 import threading
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from http.client import RemoteDisconnected
 from unittest import mock
 
 import pytest
 import requests
+import urllib3
 
 from airflow_provider_hbsms.client import HbSmsClient
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
@@ -19,6 +22,7 @@ from airflow_provider_hbsms.protocol import (
     Credentials,
     Endpoint,
     PersonalizedItem,
+    PullReplyLostError,
     RateLimitedError,
     SendOutcomeUnknownError,
     TransportError,
@@ -43,8 +47,9 @@ class _Reply:
 
     def __init__(self, status: int, body: bytes) -> None:
         self.status, self.reason, self.will_close, self._body = status, "", False, body
+        self.length = len(body)  # from Content-Length
 
-    def read(self) -> bytes:
+    def read(self, amt: int | None = None) -> bytes:
         return self._body
 
 
@@ -129,9 +134,22 @@ def test_pull_rate_limit_waits_then_gives_up(client) -> None:
 
 def test_a_lost_pull_reply_is_not_retried(client) -> None:
     post = _patch_post(client, side_effect=TimeoutError("timed out"))
-    with pytest.raises(TransportError, match="may have been processed"):
+    with pytest.raises(PullReplyLostError) as caught:
         client.fetch_replies()
     assert post.call_count == 1
+    error = caught.value
+    assert error.endpoint is Endpoint.PULL_REPLIES
+    assert abs((datetime.now(UTC) - error.lost_at).total_seconds()) < 5
+    text = str(error)
+    # One story: the page was handed over and is gone; what still comes; whom to ask.
+    assert "may have been processed" not in text
+    assert "not delivered" not in text
+    assert "gone from its queue" in text
+    assert error.lost_at.isoformat() in text
+    assert "next pull" in text
+    assert "vendor" in text
+    assert "history" in text
+    assert not isinstance(error, TransportError)
 
 
 def test_unreadable_pull_keeps_the_raw_body(client) -> None:
@@ -181,7 +199,10 @@ def test_https_and_proxied_requests_go_through_the_adapter(tmp_path, failure, ex
         client.send_personalized(ITEMS)
     assert send.call_count == 1
     ok = requests.Response()
-    ok.status_code, ok._content = 200, b"0#1"
+    ok.status_code = 200
+    ok.raw = urllib3.HTTPResponse(
+        body=io.BytesIO(b"0#1"), headers={"Content-Length": "3"}, preload_content=False
+    )
     with mock.patch.object(adapter, "send", return_value=ok):
         assert client.send_personalized(ITEMS).accepted == 1
 

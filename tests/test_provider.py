@@ -12,7 +12,17 @@ import pytest
 from airflow_provider_hbsms.get_provider_info import get_provider_info
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-FIELDS = ("corp_service", "channel_number", "user_id", "signature", "timeout", "verify")
+FIELDS = (
+    "corp_service",
+    "channel_number",
+    "user_id",
+    "signature",
+    "timeout",
+    "connect_timeout",
+    "deadline",
+    "pacing",
+    "verify",
+)
 
 
 def _airflow(*args: str, home: Path) -> str:

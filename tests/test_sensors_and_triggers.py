@@ -12,11 +12,12 @@ import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
-from airflow_provider_hbsms.protocol import Reply
+from airflow_provider_hbsms.protocol import AuthenticationError, HbSmsError, Reply
 from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
 from airflow_provider_hbsms.sensors.reply import HbSmsReplySensor
 from airflow_provider_hbsms.triggers.delivery import HbSmsDeliveryTrigger
 from airflow_provider_hbsms.triggers.reply import HbSmsReplyEventTrigger, HbSmsReplyTrigger
+from airflow_provider_hbsms.waiting import ReplyCondition, WaitFailedError
 from tests.fixtures.simulator import connection_for, sim_account
 from tests.test_send_operator import context
 
@@ -167,3 +168,115 @@ def test_event_trigger_reports_replies_stored_while_it_was_not_running(delayed, 
     resumed = asyncio.run(next_event())
     assert [r["mobile"] for r in resumed.payload["replies"]] == ["13600000004"]
     assert resumed.payload["last_id"] > first.payload["last_id"]
+
+
+# ------------------------------------------------------------------ riding out gateway troubles
+
+
+def _delivery_sensor(store, sent, **kwargs) -> HbSmsDeliveryReportSensor:
+    return HbSmsDeliveryReportSensor(
+        task_id="wait", campaign_key=sent, store_url=str(store.engine.url), **kwargs
+    )
+
+
+@pytest.mark.parametrize("fault", ["http_500", "close_before_processing"])
+def test_sensor_rides_out_passing_gateway_failures(delayed, store, fault) -> None:
+    sent = _send(store)
+    delayed.flush_reports()
+    delayed.inject_fault(fault, endpoint="/post_report.do", count=3)
+    sensor = _delivery_sensor(store, sent, poke_interval=0.05, max_consecutive_failures=3)
+    for _ in range(3):  # each failed check: not done, not failed, retried at the next poke
+        assert sensor.poke(context()).is_done is False
+    assert sensor.poke(context()).is_done
+
+
+def test_sensor_fails_past_the_limit_with_the_last_error(delayed, store) -> None:
+    sent = _send(store)
+    delayed.inject_fault("http_500", endpoint="/post_report.do", count=None)
+    sensor = _delivery_sensor(store, sent, max_consecutive_failures=2)
+    assert sensor.poke(context()).is_done is False
+    assert sensor.poke(context()).is_done is False
+    with pytest.raises(WaitFailedError, match="3 checks in a row failed") as caught:
+        sensor.poke(context())
+    assert "PullReplyLostError" in str(caught.value)
+    assert "HTTP 500" in str(caught.value)
+
+
+def test_sensor_count_starts_again_after_a_good_check(delayed, store) -> None:
+    sent = _send(store)
+    sensor = _delivery_sensor(store, sent, max_consecutive_failures=1)
+    for _ in range(3):  # fail, succeed, fail, ...: never two in a row
+        delayed.inject_fault("http_500", endpoint="/post_report.do", count=1)
+        assert sensor.poke(context()).is_done is False
+        assert sensor.poke(context()).is_done is False
+
+
+def test_sensor_fails_at_once_on_what_no_retry_cures(simulator_factory, monkeypatch, store) -> None:
+    sim = simulator_factory(accounts=[sim_account()], report_delay=3600)
+    conn = connection_for(sim)
+    conn.password = "wrong"
+    monkeypatch.setenv("AIRFLOW_CONN_HBSMS_DEFAULT", conn.as_json())
+    sensor = _delivery_sensor(store, "some-campaign", max_consecutive_failures=5)
+    with pytest.raises(AuthenticationError):
+        sensor.poke(context())
+
+
+def test_sensor_in_reschedule_mode_keeps_its_count_in_the_store(delayed, store) -> None:
+    sent = _send(store)
+    delayed.inject_fault("http_500", endpoint="/post_report.do", count=None)
+
+    def fresh() -> HbSmsDeliveryReportSensor:  # each reschedule is a new instance
+        return _delivery_sensor(store, sent, mode="reschedule", max_consecutive_failures=1)
+
+    assert fresh().poke(context(task_id="wait")).is_done is False
+    with pytest.raises(WaitFailedError):
+        fresh().poke(context(task_id="wait"))
+    delayed.clear_faults()
+    assert fresh().poke(context(task_id="wait")).is_done is False  # a task retry starts at 0
+
+
+def _run_trigger(trigger, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    async def first():
+        return await asyncio.wait_for(trigger.run().__anext__(), timeout)
+
+    return asyncio.run(first())
+
+
+def test_trigger_rides_out_failures_then_fires(delayed, store) -> None:
+    sent = _send(store)
+    delayed.flush_reports()
+    delayed.inject_fault("close_before_processing", endpoint="/post_report.do", count=2)
+    sensor = _delivery_sensor(store, sent, deferrable=True, poke_interval=0.05)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context())  # its first check failed: it defers all the same
+    _classpath, kwargs = deferred.value.trigger.serialize()
+    assert kwargs["failures"] == 1
+    event = _run_trigger(HbSmsDeliveryTrigger(**kwargs))
+    assert event.payload["status"] == "success"
+    assert event.payload["summary"]["total"] == 20
+
+
+def test_trigger_reports_the_last_error_past_the_limit(delayed, store) -> None:
+    sent = _send(store)
+    delayed.inject_fault("http_500", endpoint="/post_report.do", count=None)
+    sensor = _delivery_sensor(
+        store, sent, deferrable=True, poke_interval=0.05, max_consecutive_failures=3
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context())
+    _classpath, kwargs = deferred.value.trigger.serialize()
+    event = _run_trigger(HbSmsDeliveryTrigger(**kwargs))
+    assert event.payload["status"] == "error"
+    assert "4 checks in a row failed" in event.payload["message"]
+    assert "HTTP 500" in event.payload["message"]
+    with pytest.raises(HbSmsError, match="HTTP 500"):
+        sensor.execute_complete(context(), event.payload)
+
+
+def test_event_trigger_rides_out_failures(delayed, store) -> None:
+    delayed.inject_fault("http_500", endpoint="/post_deliverMsg.do", count=2)
+    condition = ReplyCondition(store_url=str(store.engine.url))
+    trigger = HbSmsReplyEventTrigger(condition.serialize(), poll_interval=0.05)
+    delayed.inject_reply("13600000001", "好的")
+    event = _run_trigger(trigger)
+    assert event.payload["count"] == 1

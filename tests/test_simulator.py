@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import threading
+import time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
+from unittest import mock
 
 import pytest
 import requests
@@ -19,12 +25,13 @@ from airflow_provider_hbsms.protocol import (
     PersonalizedItem,
     build_personalized_body,
     build_send_body,
+    encode_form,
     parse_replies,
     parse_reports,
 )
 from airflow_provider_hbsms.simulator import GatewaySimulator, SimulatorConfig, SimulatorProcess
 from airflow_provider_hbsms.simulator.gateway import Gateway
-from tests.fixtures.simulator import SIM_CORP_ID, sim_account
+from tests.fixtures.simulator import SIM_CORP_ID, SIM_PASSWORD, sim_account
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -223,7 +230,10 @@ def test_malformed_reply_after_processing(simulator) -> None:
 
 
 def test_subprocess_mode_and_admin_api() -> None:
-    with SimulatorProcess("--account", "test:s3cret&pwd=%+:svc:50", "--report-delay", "0") as sim:
+    account = {"corp_id": "test", "corp_pwd": "s3cret&pwd=%+", "services": ["svc"], "balance": 50}
+    with SimulatorProcess("--report-delay", "0", accounts=[account]) as sim:
+        command_line = Path(f"/proc/{sim.process.pid}/cmdline").read_bytes()  # what ps shows
+        assert b"s3cret" not in command_line
         body = build_send_body(CREDS, ["13800138000"], "你好", "m1")
         assert requests.post(sim.base_url + "/sms_send2.do", data=body).text == "0#1"
         sim.admin("replies", {"mobile": "13800138000", "content": "TD"})
@@ -236,15 +246,79 @@ def test_subprocess_mode_and_admin_api() -> None:
         assert sim.admin("messages")[0]["content"] == "你好"
 
 
-def test_cli_account_passwords_can_hold_colons() -> None:
+def test_cli_reads_accounts_from_a_file_or_the_environment(tmp_path) -> None:
+    from airflow_provider_hbsms.simulator.cli import build_parser, config_from_args
+
+    accounts = [
+        {
+            "corp_id": "corp",
+            "corp_pwd": "pa:ss%x&y",
+            "services": ["svc"],
+            "balance": "12.5",
+            "channel_number": "0123",
+        }
+    ]
+    path = tmp_path / "accounts.json"
+    path.write_text(json.dumps(accounts))
+    config = config_from_args(build_parser().parse_args(["--accounts-file", str(path)]))
+    (account,) = config.accounts
+    assert (account.corp_id, account.corp_pwd, account.services) == ("corp", "pa:ss%x&y", ("svc",))
+    assert (str(account.balance), account.channel_number) == ("12.5", "0123")
+    with mock.patch.dict(os.environ, {"HBSMS_SIMULATOR_ACCOUNTS": json.dumps(accounts)}):
+        (account,) = config_from_args(build_parser().parse_args([])).accounts
+    assert account.corp_pwd == "pa:ss%x&y"
+
+
+def test_cli_refuses_passwords_on_the_command_line(capsys) -> None:
     from airflow_provider_hbsms.simulator.cli import build_parser
 
-    parser = build_parser()
-    args = parser.parse_args(["--account", "corp:pa%3Ass%25x:svc:12.5:0123"])
-    (account,) = args.account
-    assert (account.corp_id, account.corp_pwd, account.services) == ("corp", "pa:ss%x", ("svc",))
-    assert (str(account.balance), account.channel_number) == ("12.5", "0123")
-    assert "%3A" in parser.format_help()
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--account", "corp:pa%3Ass:svc"])
+    message = capsys.readouterr().err
+    assert "--accounts-file" in message
+    assert "HBSMS_SIMULATOR_ACCOUNTS" in message
+    assert "pa%3Ass" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("not json", "not JSON"),
+        ("[]", "a JSON list"),
+        ('[{"corp_id": "c"}]', "account 0: corp_pwd must be a non-empty string"),
+        ('[{"corp_id": "c", "corp_pwd": "p", "pasword": "x"}]', "unknown field(s) pasword"),
+        ('[{"corp_id": "c", "corp_pwd": "p", "balance": "lots"}]', "balance must be a number"),
+    ],
+)
+def test_bad_accounts_are_refused_naming_the_field(tmp_path, text, expected) -> None:
+    from airflow_provider_hbsms.simulator.cli import AccountsError, load_accounts
+
+    path = tmp_path / "accounts.json"
+    path.write_text(text)
+    with pytest.raises(AccountsError, match=re.escape(expected)) as caught:
+        load_accounts(path)
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("endpoint", [Endpoint.SEND, Endpoint.PULL_REPORTS, Endpoint.PULL_REPLIES])
+def test_pwd_is_refused_where_the_document_names_corp_pwd(simulator, endpoint) -> None:
+    """Every parameter table names corp_pwd; a client sending pwd there is wrong."""
+    form = {"corp_id": SIM_CORP_ID, "user_id": SIM_CORP_ID, "pwd": SIM_PASSWORD}
+    if endpoint is Endpoint.SEND:
+        form.update(
+            corp_service="svc", mobile="13800138000", msg_content="hi", corp_msg_id="m1", ext=""
+        )
+    text = _post(simulator, endpoint, encode_form(form.items()))
+    assert text == ("107" if endpoint is Endpoint.SEND else "-17")
+    assert simulator.received() == []
+
+
+def test_pwd_is_taken_on_balance_as_the_documents_demo_sends_it(simulator) -> None:
+    form = {"corp_id": SIM_CORP_ID, "user_id": SIM_CORP_ID, "pwd": SIM_PASSWORD}
+    assert _post(simulator, Endpoint.BALANCE, encode_form(form.items())).startswith("ok#")
+    form["pwd"] = "wrong"
+    time.sleep(0.25)
+    assert _post(simulator, Endpoint.BALANCE, encode_form(form.items())) == "107"
 
 
 def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]

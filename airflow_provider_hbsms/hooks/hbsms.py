@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, urlsplit
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_hbsms.client import HbSmsClient
+from airflow_provider_hbsms.client import HbSmsClient, positive_seconds
+from airflow_provider_hbsms.pacing import SCOPES
 from airflow_provider_hbsms.protocol.errors import HbSmsError
 from airflow_provider_hbsms.protocol.forms import encode_value
 from airflow_provider_hbsms.protocol.models import Credentials
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from decimal import Decimal
 
+    from sqlalchemy import Engine
+
     from airflow_provider_hbsms.protocol.models import (
         PersonalizedItem,
         Reply,
@@ -24,7 +28,13 @@ if TYPE_CHECKING:
         SendResult,
     )
 
+log = logging.getLogger(__name__)
+
 DEFAULT_PORT = 8080
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
 
 
 def _mask(secret: str) -> None:
@@ -44,7 +54,9 @@ class HbSmsHook(BaseHook):
     The connection: ``host`` (or a full base URL), ``port`` (8080 by default), ``schema``
     (``http`` or ``https``), ``login`` = corp_id, ``password`` = corp_pwd; extras
     ``corp_service``, ``channel_number``, ``user_id`` (defaults to corp_id), ``signature``,
-    ``timeout`` (read timeout, seconds) and ``verify`` (TLS).
+    ``timeout`` (read timeout, seconds), ``connect_timeout``, ``deadline`` (a whole request,
+    seconds), ``pacing`` (``account`` or ``endpoint``) and ``verify`` (TLS). The extras are
+    checked when the client is made, before anything is sent or claimed.
 
     :param hbsms_conn_id: the connection id.
     :param pool_size: connections kept for concurrent callers of this hook's client.
@@ -113,21 +125,72 @@ class HbSmsHook(BaseHook):
             user_id=str(self._extras.get("user_id") or ""),
         )
 
+    def _seconds(self, name: str, default: float | None) -> float | None:
+        value = self._extras.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            return positive_seconds(name, value)
+        except ValueError as exc:
+            raise HbSmsError(f"connection {self.hbsms_conn_id!r}: extra {exc}") from None
+
+    def _verify(self) -> bool | str:
+        verify = self._extras.get("verify", True)
+        if verify is None or verify == "":
+            return True
+        if isinstance(verify, bool):
+            return verify
+        if isinstance(verify, str):
+            lowered = verify.strip().lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            return verify  # a CA bundle path
+        raise HbSmsError(
+            f"connection {self.hbsms_conn_id!r}: extra verify must be true, false or a CA "
+            f"bundle path, got {verify!r}"
+        )
+
+    def _pacing_scope(self) -> str:
+        scope = str(self._extras.get("pacing") or "account").strip().lower()
+        if scope not in SCOPES:
+            raise HbSmsError(
+                f"connection {self.hbsms_conn_id!r}: extra pacing must be one of "
+                f"{', '.join(SCOPES)}, got {scope!r}"
+            )
+        return scope
+
+    def client_settings(self) -> dict[str, Any]:
+        """The client's settings from the connection's extras, each checked.
+
+        :raises HbSmsError: an extra is invalid (the message names it).
+        """
+        connect = self._seconds("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+        read = self._seconds("timeout", DEFAULT_TIMEOUT)
+        return {
+            "connect_timeout": connect,
+            "read_timeout": read,
+            "deadline": self._seconds("deadline", None),
+            "verify": self._verify(),
+            "pacing_scope": self._pacing_scope(),
+        }
+
     @cached_property
     def client(self) -> HbSmsClient:
-        """The client for this connection (created once per hook)."""
-        extras = self._extras
-        verify = extras.get("verify", True)
-        if isinstance(verify, str):
-            verify = verify.strip().lower() not in ("false", "0", "no", "off")
+        """The client for this connection (created once per hook).
+
+        :raises HbSmsError: the connection lacks a field or an extra is invalid.
+        """
+        settings = self.client_settings()
         return HbSmsClient(
             self.base_url,
             self.credentials,
             channel_number=self.channel_number,
             signature=self.signature,
-            read_timeout=float(extras.get("timeout") or 30),
-            verify=verify,
             pool_size=self.pool_size,
+            pacing_engine=_configured_store_engine(),
+            **settings,
         )
 
     def get_conn(self) -> HbSmsClient:
@@ -157,9 +220,33 @@ class HbSmsHook(BaseHook):
         return self.client.fetch_replies()
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check host, credentials and IP binding with a balance query (it sends nothing)."""
+        """Check host, credentials and IP binding with one balance query (it sends nothing).
+
+        An unreachable host fails at once (within the connect timeout): the query is not
+        retried, as a task's balance check is.
+        """
         try:
-            balance = self.get_balance()
+            balance = self.client.get_balance(retry_transport=False)
         except HbSmsError as exc:
             return False, str(exc)
         return True, f"Connection OK: balance {balance}"
+
+
+def _configured_store_engine() -> Engine | None:
+    """The configured store's engine when it is PostgreSQL (pacing across hosts), else None.
+
+    A store that cannot be opened leaves pacing to the pacing files, with a warning.
+    """
+    from airflow_provider_hbsms.store.db import get_engine, resolve_store_url
+
+    try:
+        url = resolve_store_url()
+        if not url.startswith("postgresql"):
+            return None
+        return get_engine(url)
+    except Exception as exc:  # the store is optional here: pacing falls back to files
+        log.warning(
+            "Pacing through files: the configured store could not be opened (%s)",
+            type(exc).__name__,
+        )
+        return None

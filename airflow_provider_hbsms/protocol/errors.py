@@ -2,13 +2,17 @@
 
 ``HbSmsError`` is the root. ``GatewayError`` and its subclasses are documented reply codes;
 ``HbSmsValidationError`` is input refused before anything was sent; ``TransportError`` means
-nothing reached the gateway; ``SendOutcomeUnknownError`` means a send may or may not have been
-accepted and must not be repeated blindly.
+no usable reply (for sends: nothing reached the gateway); ``SendOutcomeUnknownError`` means a
+send may or may not have been accepted and must not be repeated blindly;
+``PullReplyLostError`` means a pulled page was handed over and lost on the way. Messages pass
+through ``redact``: no request form and no password field reaches an exception's text.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,6 +23,63 @@ if TYPE_CHECKING:
 
 class HbSmsError(Exception):
     """Root of every error raised by this provider."""
+
+
+# ---------------------------------------------------------------- redaction
+
+# A field whose name says it holds a secret, as a gateway or proxy may echo it: in a form
+# (``corp_pwd=...``, ``corp%5Fpwd%3D...``), JSON (``"corp_pwd": "..."``) or XML
+# (``<corp_pwd>...``). The name is what is matched, never the value: a fragment of a
+# percent-encoded password looks like anything else.
+_NAME_CHAR = r"(?:[A-Za-z0-9_.\-]|%5[Ff])"
+_SECRET_FIELD = re.compile(
+    rf"(?P<name>{_NAME_CHAR}*(?:pwd|passw(?:or)?d|secret|token){_NAME_CHAR}*)"
+    r"(?P<sep>[\"']?\s*(?:=|%3[Dd]|:|>)\s*)"
+    r"(?P<value>\"[^\"]*\"?|'[^']*'?|[^&\s\"'<>,;)]*)",
+    re.IGNORECASE,
+)
+_SECRET_ELEMENT = re.compile(
+    rf"<(?P<name>{_NAME_CHAR}*(?:pwd|passw(?:or)?d|secret|token){_NAME_CHAR}*)>[^<]*",
+    re.IGNORECASE,
+)
+# A run of two or more ``name=value`` pairs joined by ``&`` (raw or percent-encoded): the echo
+# of a request form, which carries the account, numbers and texts. Taken out whole: even its
+# field names may be pieces of a password that held ``&`` or ``=``.
+_FORM_RUN = re.compile(
+    r"[A-Za-z_%][A-Za-z0-9_%.\-]*(?:=|%3[Dd])[^&\s<>\"']*"
+    r"(?:(?:&|%26)(?:amp;)?[^&=\s<>\"']*(?:=|%3[Dd])[^&\s<>\"']*)+",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with request forms and secret fields taken out, for messages and logs.
+
+    An echoed request form becomes ``<request form removed>``; any other field named like a
+    password keeps its name and loses its value (``corp_pwd=***``).
+
+    :param text: a reply excerpt, an exception message, a reason phrase.
+    """
+    if not text:
+        return text
+
+    text = _FORM_RUN.sub("<request form removed>", text)
+    text = _SECRET_ELEMENT.sub(lambda m: f"<{m.group('name')}>***", text)
+    return _SECRET_FIELD.sub(
+        lambda m: f"{m.group('name')}{m.group('sep')}***" if m.group("value") else m.group(0),
+        text,
+    )
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    """A redacted excerpt of at most ``limit`` characters (redacted first, then cut, so a cut
+    never leaves half a field name in front of its value).
+
+    :param text: the text.
+    :param limit: the longest excerpt.
+    """
+    shown = redact(text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------- validation
@@ -103,11 +164,11 @@ class GatewayError(HbSmsError):
     def __init__(
         self, code: str, meaning: str, endpoint: Endpoint, retryable: bool | None = None
     ) -> None:
-        self.code = code
-        self.meaning = meaning
+        self.code = redact(code)
+        self.meaning = redact(meaning)
         self.endpoint = endpoint
         self.retryable = self.retryable_default if retryable is None else retryable
-        super().__init__(f"{endpoint.path} replied {code}: {meaning}")
+        super().__init__(f"{endpoint.path} replied {self.code}: {self.meaning}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.code, self.meaning, self.endpoint, self.retryable))
@@ -189,23 +250,78 @@ class UnexpectedReplyError(GatewayError):
     body: bytes = b""
 
 
+class ReplyTooLargeError(UnexpectedReplyError):
+    """The reply was longer than the client reads (``max_reply_bytes``), or a pull reply held
+    more items than the protocol allows (100 reports, 10 replies). For a pull, ``body`` holds
+    what was read, so it can be kept as a dead letter."""
+
+
 # ---------------------------------------------------------------- transport
 
 
 class TransportError(HbSmsError):
-    """The request could not be delivered; the gateway did not process it.
+    """No usable reply: the request could not be delivered (``sent=False``: the gateway did not
+    process it), or, for a balance query, it left and its reply was lost (``sent=True``; a
+    balance query changes nothing, so it is safe to repeat).
+
+    Sends whose reply was lost raise ``SendOutcomeUnknownError`` instead, and pulls
+    ``PullReplyLostError``.
 
     :param endpoint: the endpoint called.
     :param reason: what failed.
+    :param sent: the request may have reached the gateway.
     """
 
-    def __init__(self, endpoint: Endpoint, reason: str) -> None:
+    def __init__(self, endpoint: Endpoint, reason: str, sent: bool = False) -> None:
         self.endpoint = endpoint
-        self.reason = reason
-        super().__init__(f"{endpoint.path}: request not delivered: {reason}")
+        self.reason = redact(reason)
+        self.sent = sent
+        what = "no reply" if sent else "request not delivered"
+        super().__init__(f"{endpoint.path}: {what}: {self.reason}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.endpoint, self.reason))
+        return (type(self), (self.endpoint, self.reason, self.sent))
+
+
+class PullReplyLostError(HbSmsError):
+    """A pull left but its reply never arrived whole: the page is gone from the gateway's queue.
+
+    The gateway hands each page of reports (up to 100) or replies (up to 10) over once and
+    removes it as it answers. A reply lost on the way (read timeout, reset, deadline, an error
+    status after the request left) cannot be pulled again. What is still queued arrives on the
+    next pull (or by push, for an account that pushes); the lost page can only be recovered from
+    the gateway's history, by asking the vendor for the account's reports or replies around
+    ``lost_at``.
+
+    :param endpoint: the pull endpoint.
+    :param reason: what failed after the request left.
+    :param lost_at: when (UTC); now by default.
+    :param corp_id: the account, for the message.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        reason: str,
+        lost_at: datetime | None = None,
+        corp_id: str = "",
+    ) -> None:
+        self.endpoint = endpoint
+        self.reason = redact(reason)
+        self.lost_at = lost_at or datetime.now(UTC).replace(microsecond=0)
+        self.corp_id = corp_id
+        kind = "replies" if endpoint.path == "/post_deliverMsg.do" else "reports"
+        account = f" of account {corp_id}" if corp_id else ""
+        super().__init__(
+            f"{endpoint.path}: pull reply lost at {self.lost_at.isoformat()} "
+            f"({self.reason}): the gateway hands a page of {kind} over once, so the page it "
+            f"sent{account} is gone from its queue. {kind.capitalize()} still queued come with "
+            f"the next pull (or by push, if the account pushes); ask the vendor for the "
+            f"account's {kind} history around that time to recover the lost page."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.endpoint, self.reason, self.lost_at, self.corp_id))
 
 
 class SendOutcomeUnknownError(HbSmsError):
@@ -220,11 +336,11 @@ class SendOutcomeUnknownError(HbSmsError):
 
     def __init__(self, endpoint: Endpoint, reason: str, submitted: int) -> None:
         self.endpoint = endpoint
-        self.reason = reason
+        self.reason = redact(reason)
         self.submitted = submitted
         super().__init__(
             f"{endpoint.path}: outcome unknown for {submitted} message(s), "
-            f"the gateway may have accepted them: {reason}"
+            f"the gateway may have accepted them: {self.reason}"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_hbsms.protocol.codes import error_for
 from airflow_provider_hbsms.protocol.endpoints import WIRE_ENCODING, Endpoint
-from airflow_provider_hbsms.protocol.errors import UnexpectedReplyError
+from airflow_provider_hbsms.protocol.errors import UnexpectedReplyError, excerpt
 from airflow_provider_hbsms.protocol.xmlcodec import XmlBodyError, parse_replies, parse_reports
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ def _failure(endpoint: Endpoint, text: str) -> Exception:
     error = error_for(endpoint, text)
     if error is not None:
         return error
-    shown = text if len(text) <= 80 else text[:77] + "..."
-    return UnexpectedReplyError(shown, "reply matches no documented form", endpoint)
+    # Redacted before it is cut: a gateway or proxy may echo the request, password and all.
+    return UnexpectedReplyError(excerpt(text), "reply matches no documented form", endpoint)
 
 
 def parse_send_reply(body: bytes, endpoint: Endpoint) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,7 @@ from airflow.configuration import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_hbsms.protocol.errors import HbSmsError
+from airflow_provider_hbsms.waiting import DEFAULT_MAX_CONSECUTIVE_FAILURES, FailureBudget
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -16,7 +18,13 @@ if TYPE_CHECKING:
 
 
 class _ConditionSensor(BaseSensorOperator):
-    """Pokes ``self._condition(context).check()``, or defers to ``self._trigger``."""
+    """Pokes ``self._condition(context).check()``, or defers to ``self._trigger``.
+
+    A check that fails on a passing gateway trouble is tried again at the next poke (or by the
+    trigger); the sensor fails once more than ``max_consecutive_failures`` checks in a row
+    failed, with the last error. In ``reschedule`` mode the count is kept in the store between
+    tries.
+    """
 
     _result_key = "summary"
 
@@ -28,9 +36,12 @@ class _ConditionSensor(BaseSensorOperator):
         store_url: str | None = None,
         collect: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.max_consecutive_failures = max_consecutive_failures
+        FailureBudget(max_consecutive_failures)  # refuse a negative limit at parse time
         self.hbsms_conn_id = hbsms_conn_id
         self.store_conn_id = store_conn_id
         self.store_url = store_url
@@ -51,15 +62,53 @@ class _ConditionSensor(BaseSensorOperator):
     def _trigger(self, condition: Any) -> BaseTrigger:
         raise NotImplementedError
 
+    def _budget_key(self, context: Context) -> str:
+        ti = context.get("ti")
+        run_id = context.get("run_id") or getattr(ti, "run_id", "")
+        map_index = getattr(ti, "map_index", -1)
+        where = f"{self.dag_id}\n{self.task_id}\n{run_id}\n{map_index}"
+        return f"sensor-failures:{hashlib.sha256(where.encode()).hexdigest()[:40]}"
+
+    def _budget(self, context: Context, condition: Any) -> FailureBudget:
+        """The failure count: on this instance, or in the store when each poke is a new try."""
+        budget: FailureBudget | None = getattr(self, "_failure_budget", None)
+        if budget is None:
+            budget = FailureBudget(self.max_consecutive_failures)
+            if self.mode == "reschedule":
+                budget.failures = condition.store().cursors.get(self._budget_key(context)) or 0
+            self._failure_budget = budget
+        return budget
+
+    def _check(self, context: Context, condition: Any) -> tuple[bool, Any]:
+        """(checked, result): a transient failure within the budget is (False, None)."""
+        budget = self._budget(context, condition)
+        before = budget.failures
+        try:
+            result = condition.check()
+        except Exception as exc:
+            try:
+                budget.absorb(exc)  # raises when not transient or past the limit
+            except Exception:
+                if self.mode == "reschedule":  # a retry of the task starts a new count
+                    condition.store().cursors.set(self._budget_key(context), 0)
+                raise
+            checked, result = False, None
+        else:
+            budget.succeeded()
+            checked = True
+        if self.mode == "reschedule" and budget.failures != before:
+            condition.store().cursors.set(self._budget_key(context), budget.failures)
+        return checked, result
+
     def poke(self, context: Context) -> PokeReturnValue:
-        result = self._condition(context).check()
+        _, result = self._check(context, self._condition(context))
         return PokeReturnValue(is_done=result is not None, xcom_value=result)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
         condition = self._condition(context)
-        result = condition.check()
+        _, result = self._check(context, condition)
         if result is not None:
             return result
         self.defer(
@@ -68,6 +117,15 @@ class _ConditionSensor(BaseSensorOperator):
             timeout=timedelta(seconds=self.timeout),
         )
         return None
+
+    def _trigger_options(self, context: Context | None = None) -> dict[str, Any]:
+        """What the trigger needs to carry the failure count on."""
+        budget: FailureBudget | None = getattr(self, "_failure_budget", None)
+        return {
+            "poll_interval": self.poke_interval,
+            "max_consecutive_failures": self.max_consecutive_failures,
+            "failures": budget.failures if budget is not None else 0,
+        }
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Back from the trigger: its result, or its error."""

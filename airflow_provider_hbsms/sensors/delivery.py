@@ -32,6 +32,10 @@ class HbSmsDeliveryReportSensor(_ConditionSensor):
     :param store_conn_id: connection of the store database.
     :param store_url: or its SQLAlchemy URL.
     :param deferrable: wait in the triggerer instead of a worker slot.
+    :param max_consecutive_failures: failed checks in a row (gateway unreachable, a lost or
+        unreadable reply) to ride out, retrying at the next check, before failing with the
+        last error (default 10; 0 fails on the first). Errors no retry can cure (a wrong
+        password, pulling not enabled) fail at once.
     """
 
     template_fields: Sequence[str] = ("campaign_key", "msg_ids", "hbsms_conn_id")
@@ -58,4 +62,4 @@ class HbSmsDeliveryReportSensor(_ConditionSensor):
         )
 
     def _trigger(self, condition: DeliveryCondition) -> HbSmsDeliveryTrigger:
-        return HbSmsDeliveryTrigger(condition.serialize(), poll_interval=self.poke_interval)
+        return HbSmsDeliveryTrigger(condition.serialize(), **self._trigger_options())

@@ -7,6 +7,7 @@ text. The HTTP server and the admin API call it; a lock makes it safe from sever
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import random
 import re
 import threading
@@ -66,6 +67,20 @@ class ReceivedMessage:
     received_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A balance or pull request as the gateway saw it arrive.
+
+    :param at: ``time.monotonic()`` when the request had arrived whole.
+    :param path: the endpoint's path.
+    :param corp_id: the account named in the request (as sent, even if unknown).
+    """
+
+    at: float
+    path: str
+    corp_id: str
+
+
 @dataclass(slots=True)
 class _Pending:
     due: float
@@ -112,12 +127,14 @@ class Gateway:
             }
             self.received: list[ReceivedMessage] = []
             self.requests: dict[str, int] = {}
+            self.arrivals: list[Arrival] = []
             self.rng = random.Random(self.config.seed)
 
     # ------------------------------------------------------------------ dispatch
 
     def handle(self, method: str, path: str, body: bytes, client_ip: str) -> str:
         """Process one request; the reply text (GBK is applied by the server)."""
+        arrived = time.monotonic()
         path, _, query = path.partition("?")
         endpoint = _PATHS.get(path)
         if endpoint is None:
@@ -132,6 +149,9 @@ class Gateway:
                 form = decode_form(body)
             except UnicodeDecodeError:
                 form = None
+            if endpoint.is_paced:  # kept for pacing checks: when each paced call arrived
+                corp_id = form.get("corp_id", "") if form else ""
+                self.arrivals.append(Arrival(arrived, endpoint.path, corp_id))
             if endpoint is Endpoint.SEND:
                 return self._send(form, client_ip)
             if endpoint is Endpoint.PERSONALIZED_SEND:
@@ -141,10 +161,11 @@ class Gateway:
             return self._pull(endpoint, form, client_ip)
 
     def _authenticate(
-        self, form: dict[str, str], client_ip: str, pull: bool = False
+        self, form: dict[str, str], client_ip: str, pull: bool = False, balance: bool = False
     ) -> _AccountState | str:
         corp_id = form.get("corp_id", "")
-        password = form.get("corp_pwd", form.get("pwd", ""))
+        # Every parameter table names corp_pwd; only the balance demo sends pwd.
+        password = form.get("corp_pwd", form.get("pwd", "") if balance else "")
         state = self.accounts.get(corp_id)
         if state is None:
             return "-16" if pull else "106"
@@ -270,7 +291,7 @@ class Gateway:
     # ------------------------------------------------------------------ balance and pulls
 
     def _balance(self, form: dict[str, str] | None, client_ip: str) -> str:
-        state = self._authenticate(form or {}, client_ip)
+        state = self._authenticate(form or {}, client_ip, balance=True)
         if isinstance(state, str):
             return state
         now = time.monotonic()
@@ -380,6 +401,20 @@ class Gateway:
                 state.balance = Decimal(str(changes.pop("balance")))
             state.account = replace(state.account, **changes)  # type: ignore[arg-type]
             state.__post_init__()
+
+    def paced_gaps(self, corp_id: str, paths: tuple[str, ...] | None = None) -> list[float]:
+        """Seconds between consecutive paced calls of an account, as they arrived here.
+
+        :param corp_id: the account.
+        :param paths: only these endpoints (default: balance and both pulls together).
+        """
+        with self.lock:
+            times = [
+                a.at
+                for a in self.arrivals
+                if a.corp_id == corp_id and (paths is None or a.path in paths)
+            ]
+        return [later - earlier for earlier, later in itertools.pairwise(times)]
 
     def stats(self) -> dict[str, object]:
         """Counters for the admin API and benchmarks."""

@@ -6,6 +6,7 @@ Benchmarks use it so that the simulator's work never shares a GIL with the clien
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -16,18 +17,29 @@ class SimulatorProcess:
     """``hbsms-simulator`` in a subprocess on a free loopback port.
 
     :param args: extra command-line arguments (see ``hbsms-simulator --help``).
+    :param accounts: the accounts (``corp_id``, ``corp_pwd``, ``services``, ``balance``,
+        ``channel_number``), handed over in the child's environment, never on its command
+        line; default: the simulator's one test account.
     """
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, accounts: list[dict[str, Any]] | None = None) -> None:
         self.args = list(args)
+        self.accounts = accounts
         self.process: subprocess.Popen[str] | None = None
         self.base_url = ""
 
     def start(self) -> SimulatorProcess:
+        from airflow_provider_hbsms.simulator.cli import ACCOUNTS_ENV
+
+        env = dict(os.environ)
+        env.pop(ACCOUNTS_ENV, None)
+        if self.accounts is not None:
+            env[ACCOUNTS_ENV] = json.dumps(self.accounts)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "airflow_provider_hbsms.simulator", "--port", "0", *self.args],
             stdout=subprocess.PIPE,
             text=True,
+            env=env,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()

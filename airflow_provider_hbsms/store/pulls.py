@@ -42,6 +42,28 @@ class PullState:
     def record_failure(self, corp_id: str, kind: str, error: str) -> None:
         self._touch(corp_id, kind, last_attempt_at=datetime.now(UTC), last_error=error[:2000])
 
+    def record_lost(self, corp_id: str, kind: str, lost_at: datetime, error: str) -> None:
+        """A pulled page was handed over and lost on the way (``PullReplyLostError``)."""
+        self._touch(
+            corp_id,
+            kind,
+            last_attempt_at=datetime.now(UTC),
+            last_error=error[:2000],
+            last_lost_at=lost_at,
+        )
+
+    def last_lost(self, corp_id: str, kind: str) -> datetime | None:
+        """When a pulled page of this account and kind was last lost, if ever."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(pull_state.c.last_lost_at).where(
+                    pull_state.c.corp_id == corp_id, pull_state.c.kind == kind
+                )
+            ).scalar()
+        if value is not None and value.tzinfo is None:  # SQLite returns naive UTC
+            value = value.replace(tzinfo=UTC)
+        return value
+
     def last_success(self, corp_id: str, kind: str) -> datetime | None:
         with self.engine.connect() as conn:
             value = conn.execute(

@@ -140,6 +140,7 @@ pull_state = Table(
     Column("last_success_at", DateTime(timezone=True)),
     Column("last_attempt_at", DateTime(timezone=True)),
     Column("last_error", Text),
+    Column("last_lost_at", DateTime(timezone=True)),  # a pulled page lost on the way
 )
 
 #: Named positions, e.g. the last reply id an event trigger reported.

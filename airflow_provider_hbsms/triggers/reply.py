@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_hbsms.triggers._base import ConditionPolling
-from airflow_provider_hbsms.waiting import ReplyCondition
+from airflow_provider_hbsms.waiting import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    FailureBudget,
+    ReplyCondition,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -45,14 +49,22 @@ class HbSmsReplyEventTrigger(ConditionPolling, BaseEventTrigger):
     :param poll_interval: seconds between checks.
     :param cursor: the name of the kept position; by default derived from the condition, so
         the same watcher definition resumes its own position.
+    :param max_consecutive_failures: failed checks in a row (passing gateway troubles) to ride
+        out before the trigger fails with the last one.
+    :param failures: failed checks already counted.
     """
 
     condition_class = ReplyCondition
 
     def __init__(
-        self, condition: dict[str, Any], poll_interval: float = 30.0, cursor: str | None = None
+        self,
+        condition: dict[str, Any],
+        poll_interval: float = 30.0,
+        cursor: str | None = None,
+        max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+        failures: int = 0,
     ) -> None:
-        super().__init__(condition, poll_interval)
+        super().__init__(condition, poll_interval, max_consecutive_failures, failures)
         self.cursor = cursor or _cursor_name(condition)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -71,8 +83,9 @@ class HbSmsReplyEventTrigger(ConditionPolling, BaseEventTrigger):
             return position
 
         condition.after_id = await asyncio.to_thread(resume)
+        budget = FailureBudget(self.max_consecutive_failures, self.failures)
         while True:
-            found = await asyncio.to_thread(self._poll, condition)
+            _, found = await self.checked(lambda: self._poll(condition), budget)
             if found:
                 condition.after_id = max(r["id"] for r in found)
                 yield TriggerEvent(
