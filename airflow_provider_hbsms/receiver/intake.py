@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -155,11 +156,11 @@ class PushIntake:
                 raise Refused(503, "the store stayed busy (other pushes)")
             try:
                 return self._keep(target, kind, body)
-            except OperationalError as exc:
+            except (OperationalError, sqlite3.OperationalError) as exc:
                 if not _locked(exc):
                     raise  # the store is down, not busy: answered 503 all the same
                 if time.monotonic() + _RETRY_PAUSE >= deadline:
-                    raise Refused(503, f"the store stayed busy: {exc.orig}") from None
+                    raise Refused(503, f"the store stayed busy: {_cause(exc)}") from None
             finally:
                 if one_at_a_time:
                     self._write_lock.release()
@@ -173,7 +174,7 @@ class PushIntake:
             return None
         try:
             return self._keep(fast, kind, body)
-        except OperationalError as exc:
+        except (OperationalError, sqlite3.OperationalError) as exc:
             if _locked(exc):
                 return None
             raise
@@ -207,15 +208,21 @@ class PushIntake:
             try:
                 work()
                 return
-            except OperationalError as exc:
+            except (OperationalError, sqlite3.OperationalError) as exc:
                 if not _locked(exc):
                     raise
                 if time.monotonic() + _RETRY_PAUSE >= deadline:
-                    raise Refused(503, f"the store stayed busy: {exc.orig}") from None
+                    raise Refused(503, f"the store stayed busy: {_cause(exc)}") from None
             time.sleep(_RETRY_PAUSE)
 
 
-def _locked(exc: OperationalError) -> bool:
-    """SQLite's "database is locked" / "busy": another writer, not a broken store."""
-    text = str(exc.orig).lower()
+def _locked(exc: Exception) -> bool:
+    """SQLite's "database is locked" / "busy": another writer, not a broken store (raised
+    by SQLAlchemy, or by the driver itself on the paths that write straight to it)."""
+    text = _cause(exc).lower()
     return "locked" in text or "busy" in text
+
+
+def _cause(exc: Exception) -> str:
+    """The driver's message, without the statement and its parameters."""
+    return str(getattr(exc, "orig", None) or exc)
