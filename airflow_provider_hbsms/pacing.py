@@ -29,6 +29,7 @@ import struct
 import tempfile
 import threading
 import time
+import weakref
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -124,13 +125,13 @@ pacing_table = Table(
     Column("key", String(40), primary_key=True),
     Column("last_end", DateTime(timezone=True), nullable=False),
 )
-_ready: set[int] = set()
+_ready: weakref.WeakSet[Engine] = weakref.WeakSet()
 _ready_lock = threading.Lock()
 
 
 def _ensure_table(engine: Engine) -> None:
     with _ready_lock:
-        if id(engine) in _ready:
+        if engine in _ready:
             return
         for attempt in range(3):
             try:
@@ -140,7 +141,7 @@ def _ensure_table(engine: Engine) -> None:
                 if attempt == 2:
                     raise
                 time.sleep(0.05)
-        _ready.add(id(engine))
+        _ready.add(engine)
 
 
 class DatabasePacer:

@@ -3,6 +3,7 @@ and the exception the hook raises for it."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -189,7 +190,10 @@ def test_paced_calls_too_soon(simulator, monkeypatch) -> None:
         (REPLIES, build_pull_body, hook.fetch_replies, "-19"),
     ]
     for endpoint, build, call, code in cases:
-        # Another client (no shared pacing) calls first, so ours lands within 200 ms.
+        # Our previous call (balance and pulls take one turn per account) ended long enough
+        # ago for ours to go at once; another client (no shared pacing) calls first, so ours
+        # lands within 200 ms of it.
+        time.sleep(0.25)
         requests.post(simulator.base_url + endpoint.path, data=build(hook.credentials), timeout=10)
         _expect(call, RateLimitedError, endpoint, code)
 
