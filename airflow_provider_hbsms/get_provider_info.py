@@ -163,6 +163,33 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "203.0.113.0/24",
                         "default": "",
                     },
+                    "receiver_trusted_proxies": {
+                        "description": "Comma-separated IPs or networks of the reverse proxies "
+                        "in front of the API server whose X-Forwarded-For is believed (the "
+                        "caller is the rightmost hop that is not one of them). Empty: the "
+                        "header is ignored.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "10.0.0.5",
+                        "default": "",
+                    },
+                    "receiver_body_timeout": {
+                        "description": "Seconds a push may take to send its body.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": None,
+                        "default": "20",
+                    },
+                    "retention_days": {
+                        "description": "Days after a campaign's last batch (and a report, "
+                        "reply or dead letter's arrival) after which hbsms-purge and "
+                        "HbSmsPurgeOperator remove its personal data (numbers, texts, reply "
+                        "contents), keeping its counts. Empty: kept until purged by hand.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "90",
+                        "default": "",
+                    },
                 },
             }
         },

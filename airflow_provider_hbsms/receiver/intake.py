@@ -5,8 +5,6 @@ body, store it durably. The ASGI layer (``asgi.py``) only moves bytes in and out
 from __future__ import annotations
 
 import contextlib
-import hmac
-import ipaddress
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from airflow_provider_hbsms.protocol.xmlcodec import (
     parse_replies,
     parse_reports,
 )
+from airflow_provider_hbsms.receiver.limits import ReceiverLimits
 from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
 from airflow_provider_hbsms.store.sent import expand_pending
 
@@ -44,7 +43,9 @@ class ReceiverSettings:
     :param allowed_ips: IPs or networks allowed to push; empty allows any.
     :param max_body: largest body accepted, in bytes.
     :param opt_out_keywords: replies that put their sender on the opt-out list.
-    :param trust_forwarded_for: take the client IP from ``X-Forwarded-For`` (behind a proxy).
+    :param trusted_proxies: IPs or networks of reverse proxies whose ``X-Forwarded-For`` is
+        believed (see ``access.py``); empty ignores the header.
+    :param limits: time and connection limits (``limits.py``).
     """
 
     token: str
@@ -52,7 +53,8 @@ class ReceiverSettings:
     allowed_ips: list[str] = field(default_factory=list)
     max_body: int = DEFAULT_MAX_BODY
     opt_out_keywords: frozenset[str] = DEFAULT_OPT_OUT_KEYWORDS
-    trust_forwarded_for: bool = False
+    trusted_proxies: list[str] = field(default_factory=list)
+    limits: ReceiverLimits = field(default_factory=ReceiverLimits)
 
 
 class Refused(Exception):
@@ -75,9 +77,6 @@ class PushIntake:
 
     def __init__(self, settings: ReceiverSettings) -> None:
         self.settings = settings
-        self.networks = [
-            ipaddress.ip_network(n.strip(), strict=False) for n in settings.allowed_ips if n.strip()
-        ]
         self._store: Store | None = None
         self._opening = threading.Lock()
         # SQLite takes one writer at a time and makes the others sleep-and-retry (with growing
@@ -93,19 +92,6 @@ class PushIntake:
     def writes_one_at_a_time(self) -> bool:
         """The store takes one writer at a time (SQLite), so pushes are stored in turn."""
         return self.store().engine.dialect.name == "sqlite"
-
-    def check_caller(self, token: str, client_ip: str) -> None:
-        """:raises Refused: a wrong token (404, as for any unknown path) or address (403)."""
-        expected = self.settings.token
-        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
-            raise Refused(404, "unknown path")
-        if self.networks:
-            try:
-                address = ipaddress.ip_address(client_ip)
-            except ValueError:
-                raise Refused(403, "caller address unreadable") from None
-            if not any(address in n for n in self.networks):
-                raise Refused(403, f"caller {address} not allowed")
 
     def ingest(self, kind: str, body: bytes) -> int:
         """Parse and commit a body; the count of new items.

@@ -76,25 +76,26 @@ class Store:
     def keep_dead_letter(self, kind: str, source: str, body: bytes, error: str) -> None:
         """Keep a body that arrived but could not be read (``hbsms_dead_letters``): what the
         gateway handed over must never be lost, even when it cannot be parsed. A body kept
-        already (the gateway pushes a refused body again) is kept once."""
+        already (the gateway pushes a refused body again) is kept once, found by its digest."""
+        import hashlib
         from datetime import UTC, datetime
 
         from sqlalchemy import select
+        from sqlalchemy.exc import IntegrityError
 
-        from airflow_provider_hbsms.store.schema import dead_letters
+        from airflow_provider_hbsms.store.schema import dead_letter_digests, dead_letters
 
-        with self.engine.begin() as conn:
-            kept = conn.execute(
-                select(dead_letters.c.id)
-                .where(
-                    dead_letters.c.kind == kind,
-                    dead_letters.c.source == source,
-                    dead_letters.c.body == body,
-                )
-                .limit(1)
-            ).first()
-            if kept is None:
-                conn.execute(
+        digest = hashlib.sha256(body).hexdigest()
+        key = (
+            dead_letter_digests.c.kind == kind,
+            dead_letter_digests.c.source == source,
+            dead_letter_digests.c.digest == digest,
+        )
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(dead_letter_digests.c.digest).where(*key)).first():
+                    return
+                inserted = conn.execute(
                     dead_letters.insert().values(
                         kind=kind,
                         source=source,
@@ -102,7 +103,15 @@ class Store:
                         error=error,
                         received_at=datetime.now(UTC),
                     )
+                ).inserted_primary_key
+                assert inserted is not None
+                conn.execute(
+                    dead_letter_digests.insert().values(
+                        kind=kind, source=source, digest=digest, dead_letter_id=inserted[0]
+                    )
                 )
+        except IntegrityError:
+            pass  # the same body, kept by a concurrent push a moment ago
 
     @cached_property
     def pulls(self) -> PullState:
