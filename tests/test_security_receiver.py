@@ -256,6 +256,17 @@ def test_an_unfinished_request_head_is_closed(receiver_factory) -> None:
     assert receiver.push().text == "0"
 
 
+def test_large_pushes_pass_and_an_oversized_head_is_refused(receiver_factory) -> None:
+    receiver = receiver_factory()
+    large = build_reports_xml([Report(f"138{i:08d}", f"big-{i}") for i in range(100)])
+    assert len(large) > 16 * 1024  # more than a head may hold, sent with the head
+    answer = requests.post(f"{receiver.url}/hbsms/{TOKEN}/reports", data=large, timeout=10)
+    assert (answer.status_code, answer.text) == (200, "0")
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=10) as bloated:
+        bloated.sendall(b"GET /hbsms/health HTTP/1.1\r\nX-Pad: " + b"a" * 20000)
+        assert bloated.recv(100).startswith(b"HTTP/1.1 431")
+
+
 def test_a_dripping_body_is_cut_off(receiver_factory) -> None:
     receiver = receiver_factory("--body-timeout", "1")
     with socket.create_connection(("127.0.0.1", receiver.port), timeout=10) as drip:

@@ -139,16 +139,19 @@ class _Guard:
 
     def data_received(self, data: bytes) -> None:
         waiting = self._head_timer is not None
-        if waiting:
-            self._head_bytes += len(data)
-            if self._head_bytes > self._gate.limits.max_header_bytes:
-                self._disarm_head_timer()
+        super().data_received(data)  # type: ignore[misc]
+        if not waiting:
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._disarm_head_timer()  # the head is in: the app takes over (body deadline)
+            return
+        # Still no complete head: count it (a body arriving with its head is not counted).
+        self._head_bytes += len(data)
+        if self._head_bytes > self._gate.limits.max_header_bytes:
+            self._disarm_head_timer()
+            if not self.transport.is_closing():
                 self.transport.write(_HEAD_TOO_LARGE)
                 self.transport.close()
-                return
-        super().data_received(data)  # type: ignore[misc]
-        if waiting and self.cycle is not None and not self.cycle.response_complete:
-            self._disarm_head_timer()  # the head is in: the app takes over (body deadline)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]
