@@ -32,6 +32,11 @@ DIGITS = re.compile(r"[0-9]*")
 # Printable ASCII without spaces and '&' (which would collide with the personalized separators).
 MSG_ID_CHARACTER = r"[!-%'-~]"
 MSG_ID = re.compile(f"{MSG_ID_CHARACTER}+")
+# Control characters no message text may hold: the C0 set (NUL, BS, ESC, ...) and DEL. Tab,
+# line feed and carriage return are text layout and stay allowed. The one rule for the
+# row-by-row and the column-wise checks.
+CONTROL_CHARACTER = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+CONTROL = re.compile(CONTROL_CHARACTER)
 
 
 def normalize_mobile(value: object, field: str = "mobile") -> str:
@@ -82,8 +87,9 @@ def gbk_unencodable(text: str) -> list[str]:
 def check_content(value: object, field: str = "content", personalized: bool = False) -> str:
     """Return ``value`` if it can be sent as a message text.
 
-    Rules: a string of 1 to 1000 characters, not only white space, GBK-encodable; for
-    personalized items also free of the ``&split&`` / ``&group&`` separators.
+    Rules: a string of 1 to 1000 characters, not only white space, no control characters
+    (``CONTROL``), GBK-encodable; for personalized items also free of the ``&split&`` /
+    ``&group&`` separators.
     """
     if not isinstance(value, str):
         raise InvalidFieldError(field, "must be text", value)
@@ -92,6 +98,14 @@ def check_content(value: object, field: str = "content", personalized: bool = Fa
     if len(value) > MAX_CONTENT_LENGTH:
         raise InvalidFieldError(
             field, f"must be at most {MAX_CONTENT_LENGTH} characters, has {len(value)}", value
+        )
+    control = CONTROL.search(value)
+    if control is not None:
+        raise InvalidFieldError(
+            field,
+            f"must not hold control characters: U+{ord(control.group()):04X} at position "
+            f"{control.start()}",
+            value,
         )
     try:
         value.encode(WIRE_ENCODING)
