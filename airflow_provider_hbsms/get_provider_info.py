@@ -38,6 +38,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_hbsms.operators.send",
                     "airflow_provider_hbsms.operators.collect",
                     "airflow_provider_hbsms.operators.load",
+                    "airflow_provider_hbsms.operators.purge",
                 ],
             }
         ],
