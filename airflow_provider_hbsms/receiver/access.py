@@ -145,8 +145,13 @@ class AccessPolicy:
     def check_scope(self, token: str, scope: MutableMapping[str, object]) -> None:
         """``check`` for an ASGI request: its peer and its ``X-Forwarded-For`` headers.
 
+        The path segment holding the token (right or wrong) is first replaced by ``***`` in
+        the request's scope, which servers and middlewares share: an access log written after
+        the answer (the Airflow API server's) then shows ``/hbsms/***/reports``.
+
         :raises AccessRefused: the caller may not push.
         """
+        hide_token(scope, token)
         client = scope.get("client")
         peer = str(client[0]) if isinstance(client, list | tuple) and client else ""
         forwarded: list[str] = []
@@ -158,6 +163,25 @@ class AccessPolicy:
                 if k == b"x-forwarded-for"
             ]
         self.check(token, peer, forwarded)
+
+
+def hide_token(scope: MutableMapping[str, object], token: str) -> None:
+    """Replace the path segment ``token`` by ``***`` in ``scope``'s ``path`` and
+    ``raw_path``."""
+    if not token:
+        return
+    path = scope.get("path")
+    if isinstance(path, str):
+        scope["path"] = path.replace(f"/{token}/", "/***/", 1)
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes):
+        encoded = token.encode("utf-8", "surrogateescape")
+        scope["raw_path"] = raw.replace(b"/" + encoded + b"/", b"/***/", 1)
+        if scope["raw_path"] == raw:  # percent-encoded on the wire: keep the prefix only
+            parts = raw.split(b"/")
+            if len(parts) >= 3:
+                parts[-2] = b"***"
+                scope["raw_path"] = b"/".join(parts)
 
 
 class RefusalLog:
