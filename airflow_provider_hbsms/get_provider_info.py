@@ -175,6 +175,15 @@ def get_provider_info() -> dict[str, Any]:
                         "example": None,
                         "default": "20",
                     },
+                    "rejects_dir": {
+                        "description": "Folder a relative rejects_path of the send operators "
+                        "lives under (it may not lead out of it). Empty: "
+                        "$AIRFLOW_HOME/hbsms/rejects.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/data/hbsms/rejects",
+                        "default": "",
+                    },
                     "retention_days": {
                         "description": "Days after a campaign's last batch (and a report, "
                         "reply or dead letter's arrival) after which hbsms-purge and "
