@@ -200,3 +200,17 @@ def test_a_relative_rejects_path_lives_under_the_base(
     assert (base / "campaigns" / "r.csv").read_text().startswith("row,field,rule,value")
     with pytest.raises(ValueError, match="leads out"):
         personalized(frame, store, on_invalid="skip", rejects_path="../r.csv").execute(context())
+
+
+def test_the_column_rule_finds_exactly_the_row_rule_characters() -> None:
+    """The column-wise check looks for control characters in GBK bytes; for every character
+    GBK can encode, it agrees with the row rule's pattern."""
+    from airflow_provider_hbsms.protocol.validation import CONTROL
+
+    for code in range(0x10000):
+        char = chr(code)
+        try:
+            char.encode("gbk")
+        except UnicodeEncodeError:
+            continue
+        assert columnwise.contents_valid([f"a{char}b"]) != bool(CONTROL.search(char)), hex(code)

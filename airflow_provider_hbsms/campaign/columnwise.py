@@ -30,7 +30,12 @@ from airflow_provider_hbsms.protocol.segments import (
     SINGLE_SEGMENT_CHARS,
     count_segments,
 )
-from airflow_provider_hbsms.protocol.validation import CONTROL, DIGITS, MOBILE, MSG_ID_CHARACTER
+from airflow_provider_hbsms.protocol.validation import (
+    CONTROL_BYTES,
+    DIGITS,
+    MOBILE,
+    MSG_ID_CHARACTER,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,13 +84,13 @@ def _sendable(texts: str) -> bool:
     GBK-encodable characters."""
     if FIELD_SEPARATOR in texts or ITEM_SEPARATOR in texts:
         return False
-    if CONTROL.search(texts):
-        return False
     try:
-        texts.encode(WIRE_ENCODING)
+        encoded = texts.encode(WIRE_ENCODING)
     except UnicodeEncodeError:
         return False
-    return True
+    # Control characters, found in the encoded bytes: several times faster than a regex over
+    # the text, and the same verdict (see CONTROL_BYTES).
+    return len(encoded.translate(None, CONTROL_BYTES)) == len(encoded)
 
 
 def valid_lists(

@@ -35,8 +35,12 @@ MSG_ID = re.compile(f"{MSG_ID_CHARACTER}+")
 # Control characters no message text may hold: the C0 set (NUL, BS, ESC, ...) and DEL. Tab,
 # line feed and carriage return are text layout and stay allowed. The one rule for the
 # row-by-row and the column-wise checks.
-CONTROL_CHARACTER = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+CONTROL_CODES = (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)
+CONTROL_CHARACTER = "[" + "".join(f"\\x{code:02x}" for code in CONTROL_CODES) + "]"
 CONTROL = re.compile(CONTROL_CHARACTER)
+#: The same characters as GBK (like ASCII) writes them: GBK's two-byte characters use bytes
+#: from 0x40 up and never 0x7F, so these bytes appear only for the characters themselves.
+CONTROL_BYTES = bytes(CONTROL_CODES)
 
 
 def normalize_mobile(value: object, field: str = "mobile") -> str:
