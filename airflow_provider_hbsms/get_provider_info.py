@@ -103,6 +103,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_hbsms.operators.send",
                     "airflow_provider_hbsms.operators.collect",
                     "airflow_provider_hbsms.operators.load",
+                    "airflow_provider_hbsms.operators.purge",
                 ],
             }
         ],
@@ -155,12 +156,6 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         ],
-        "plugins": [
-            {
-                "name": "hbsms_receiver",
-                "plugin-class": "airflow_provider_hbsms.receiver.plugin.HbSmsReceiverPlugin",
-            }
-        ],
         "config": {
             "hbsms": {
                 "description": "Settings of the HB SMS provider.",
@@ -196,6 +191,42 @@ def get_provider_info() -> dict[str, Any]:
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "203.0.113.0/24",
+                        "default": "",
+                    },
+                    "receiver_trusted_proxies": {
+                        "description": "Comma-separated IPs or networks of the reverse proxies "
+                        "in front of the API server whose X-Forwarded-For is believed (the "
+                        "caller is the rightmost hop that is not one of them). Empty: the "
+                        "header is ignored.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "10.0.0.5",
+                        "default": "",
+                    },
+                    "receiver_body_timeout": {
+                        "description": "Seconds a push may take to send its body.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": None,
+                        "default": "20",
+                    },
+                    "rejects_dir": {
+                        "description": "Folder a relative rejects_path of the send operators "
+                        "lives under (it may not lead out of it). Empty: "
+                        "$AIRFLOW_HOME/hbsms/rejects.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/data/hbsms/rejects",
+                        "default": "",
+                    },
+                    "retention_days": {
+                        "description": "Days after a campaign's last batch (and a report, "
+                        "reply or dead letter's arrival) after which hbsms-purge and "
+                        "HbSmsPurgeOperator remove its personal data (numbers, texts, reply "
+                        "contents), keeping its counts. Empty: kept until purged by hand.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "90",
                         "default": "",
                     },
                 },

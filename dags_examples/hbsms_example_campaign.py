@@ -1,19 +1,22 @@
 """The example campaign, end to end: recipients -> personalized send -> delivery -> warehouse.
 
-An upstream task builds the recipients (here a small DataFrame; in practice a query or a data
-job's output), the personalized send texts each of them exactly once across retries, a
-deferrable sensor waits for the delivery reports (pulling them into the store), the replies
-are pulled (opt-outs land on the opt-out list), and the loader copies reports, per-message
-statuses and replies into the warehouse connection ``hbsms_warehouse``.
+An upstream task builds the recipients (here a small table; in practice a query or a data
+job's output) and writes them to a Parquet file, handing on only its path: recipients' numbers
+and names then stay out of XCom and the metadata database. The personalized send texts each
+of them exactly once across retries, a deferrable sensor waits for the delivery reports
+(pulling them into the store), the replies are pulled (opt-outs land on the opt-out list),
+and the loader copies reports, per-message statuses and replies into the warehouse
+connection ``hbsms_warehouse``.
 
 Connections: ``hbsms_default`` (the gateway) and ``hbsms_warehouse`` (any common-sql database).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
 
-import pandas as pd
 from airflow.sdk import Asset, dag, task
 
 from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
@@ -34,10 +37,13 @@ WAREHOUSE_REPORTS = Asset("hbsms://warehouse/reports")
 )
 def hbsms_example_campaign() -> None:
     @task
-    def recipients() -> pd.DataFrame:
-        """The customers to remind, with the fields their texts need."""
+    def recipients(run_id: str | None = None) -> str:
+        """The customers to remind, with the fields their texts need, as a Parquet file; the
+        path goes on by XCom (in production: object storage, e.g. ``s3://bucket/...``)."""
+        import pandas as pd
+
         names = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强"]
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 "mobile": [f"+86 139-{i:04d}-{i * 7 % 10000:04d}" for i in range(1, 41)],
                 "name": [names[i % len(names)] for i in range(40)],
@@ -45,6 +51,12 @@ def hbsms_example_campaign() -> None:
                 "due": ["12月5日"] * 40,
             }
         )
+        home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+        safe_run = "".join(c if c.isalnum() or c in "-_" else "_" for c in run_id or "manual")
+        path = home / "hbsms" / "inputs" / f"reminders-{safe_run}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)
+        return str(path)
 
     send = HbSmsPersonalizedSendOperator(
         task_id="send_reminders",

@@ -73,7 +73,8 @@ def test_plugin_allowlist(monkeypatch, sqlite_url) -> None:
     )
     body = build_reports_xml([Report("13800000001", "p1")])
     # The test client calls from "testclient", which is no address in the allowlist.
-    assert TestClient(app).post(f"/hbsms/{TOKEN}/reports", content=body).status_code == 403
+    # Refused with the answer a wrong token gets: 404.
+    assert TestClient(app).post(f"/hbsms/{TOKEN}/reports", content=body).status_code == 404
 
 
 def test_cli_requires_a_token(monkeypatch, capsys) -> None:

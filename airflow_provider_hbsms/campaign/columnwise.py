@@ -30,7 +30,12 @@ from airflow_provider_hbsms.protocol.segments import (
     SINGLE_SEGMENT_CHARS,
     count_segments,
 )
-from airflow_provider_hbsms.protocol.validation import DIGITS, MOBILE, MSG_ID_CHARACTER
+from airflow_provider_hbsms.protocol.validation import (
+    CONTROL_BYTES,
+    DIGITS,
+    MOBILE,
+    MSG_ID_CHARACTER,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,18 +75,22 @@ def contents_valid(texts: list[str]) -> bool:
         return False
     if any(map(str.isspace, texts)):
         return False
-    return _sendable("\x00".join(texts))  # no separator can span two texts across the NUL
+    # No separator or control character can span two texts across the line feed.
+    return _sendable("\n".join(texts))
 
 
 def _sendable(texts: str) -> bool:
-    """Texts joined into one string hold no separator and only GBK-encodable characters."""
+    """Texts joined into one string hold no separator, no control character and only
+    GBK-encodable characters."""
     if FIELD_SEPARATOR in texts or ITEM_SEPARATOR in texts:
         return False
     try:
-        texts.encode(WIRE_ENCODING)
+        encoded = texts.encode(WIRE_ENCODING)
     except UnicodeEncodeError:
         return False
-    return True
+    # Control characters, found in the encoded bytes: several times faster than a regex over
+    # the text, and the same verdict (see CONTROL_BYTES).
+    return len(encoded.translate(None, CONTROL_BYTES)) == len(encoded)
 
 
 def valid_lists(

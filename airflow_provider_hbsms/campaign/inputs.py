@@ -18,6 +18,46 @@ if TYPE_CHECKING:
 DEFAULT_CHUNK_ROWS = 50_000
 
 
+class InputFileError(ValueError):
+    """An input file that cannot be read as what its name says; the message names the file
+    and what is wrong with it.
+
+    :param path: the file.
+    :param problem: what is wrong, in words.
+    """
+
+    def __init__(self, path: Any, problem: str) -> None:
+        super().__init__(f"input file {path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def _unreadable(path: Any, exc: Exception, compression: str | None) -> Exception:
+    """The ``InputFileError`` for what a reader raised on ``path`` (pandas, pyarrow, gzip,
+    bz2, lzma and zlib each have their own exceptions), or ``exc`` itself for anything else."""
+    import gzip
+    import lzma
+    import zlib
+
+    import pandas as pd
+    import pyarrow as pa
+
+    packed = f"{compression}-compressed " if compression else ""
+    if isinstance(exc, gzip.BadGzipFile | lzma.LZMAError | zlib.error | EOFError):
+        return InputFileError(path, f"not readable {packed}data ({exc})")
+    if isinstance(exc, pd.errors.ParserError):
+        return InputFileError(path, f"not well-formed CSV ({exc})".replace("\n", " "))
+    if isinstance(exc, pa.ArrowException):
+        return InputFileError(path, f"not a readable Parquet file ({exc})")
+    if isinstance(exc, FileNotFoundError):
+        return InputFileError(path, "no such file")
+    if isinstance(exc, IsADirectoryError | PermissionError):
+        return InputFileError(path, f"cannot be opened ({exc.strerror})")
+    if isinstance(exc, OSError) and compression:  # bz2: "Invalid data stream"
+        return InputFileError(path, f"not readable {packed}data ({exc})")
+    return exc
+
+
 @dataclass
 class RowSource:
     """A re-readable source of rows.
@@ -79,7 +119,7 @@ def _directory_parts(path: Any) -> list[Any]:
         and not any(n.startswith(("_", ".")) for n in str(part)[len(root) :].split("/") if n)
     ]
     if not parts:
-        raise ValueError(f"input directory {path}: no data files in it")
+        raise InputFileError(path, "a directory with no data files in it")
     return sorted(parts, key=str)
 
 
@@ -103,18 +143,21 @@ def _file_chunks(path: Any, size: int, columns: Sequence[str] | None, encoding: 
         import pyarrow.parquet as pq
 
         for part in parts:
-            with part.open("rb") as handle:
-                parquet_file = pq.ParquetFile(handle)
-                names = parquet_file.schema_arrow.names
-                wanted = [c for c in columns or [] if c in names] or None
-                for batch in parquet_file.iter_batches(batch_size=size, columns=wanted):
-                    yield batch.to_pandas()
+            try:
+                with part.open("rb") as handle:
+                    parquet_file = pq.ParquetFile(handle)
+                    names = parquet_file.schema_arrow.names
+                    wanted = [c for c in columns or [] if c in names] or None
+                    for batch in parquet_file.iter_batches(batch_size=size, columns=wanted):
+                        yield batch.to_pandas()
+            except Exception as exc:
+                raise _unreadable(part, exc, None) from None
 
     def csv() -> Iterator[pd.DataFrame]:
         import pandas as pd
 
-        with path.open("rb") as handle:
-            try:
+        try:
+            with path.open("rb") as handle:
                 # Numbers and ids as text: a CSV reader would turn 13800138000 into a float.
                 yield from pd.read_csv(
                     handle,
@@ -124,19 +167,22 @@ def _file_chunks(path: Any, size: int, columns: Sequence[str] | None, encoding: 
                     encoding=encoding,
                     compression=compression,
                 )
-            except UnicodeDecodeError as exc:
-                raise ValueError(
-                    f"input file {path}: not {encoding} text ({exc.reason}); give its encoding "
-                    "as csv_encoding, e.g. 'gb18030' for a file saved by Excel in Chinese"
-                ) from None
+        except UnicodeDecodeError as exc:
+            raise InputFileError(
+                path,
+                f"not {encoding} text ({exc.reason}); give its encoding as csv_encoding, e.g. "
+                "'gb18030' for a file saved by Excel in Chinese",
+            ) from None
+        except pd.errors.EmptyDataError:
+            return  # no header, no rows: an empty input, which the caller judges (on_empty)
+        except Exception as exc:
+            raise _unreadable(path, exc, compression) from None
 
     if (name.endswith((".parquet", ".pq")) and not compression) or directory:
         return parquet
     if name.endswith(_CSV_SUFFIXES):
         return csv
-    raise ValueError(
-        f"input file {path}: expected .parquet or .csv (.csv.gz, .csv.bz2 and .csv.xz too)"
-    )
+    raise InputFileError(path, "expected .parquet or .csv (.csv.gz, .csv.bz2 and .csv.xz too)")
 
 
 def row_source(

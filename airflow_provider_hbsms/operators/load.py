@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,49 @@ _TABLES = {
     ),
 }
 
+#: A plain SQL identifier: what the warehouse names may be made of. Anything else (quotes,
+#: spaces, semicolons, dots) is refused rather than escaped, so no name can carry SQL.
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: PostgreSQL cuts longer names short, so two tables could end up under one name.
+MAX_IDENTIFIER_LENGTH = 63
+
+
+def check_identifier(value: object, field: str, allow_empty: bool = False) -> str:
+    """``value`` if it is a plain SQL identifier (letters, digits, ``_``; not starting with a
+    digit; at most 63 characters).
+
+    :raises ValueError: naming ``field`` and the rule broken.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be text, got {type(value).__name__}")
+    if allow_empty and value == "":
+        return value
+    if not IDENTIFIER.fullmatch(value) or len(value) > MAX_IDENTIFIER_LENGTH:
+        raise ValueError(
+            f"{field} {value!r} is not a plain SQL identifier: use letters, digits and '_', "
+            f"not starting with a digit, at most {MAX_IDENTIFIER_LENGTH} characters"
+        )
+    return value
+
+
+def sql_dialect(conn_type: str | None) -> Any:
+    """The SQLAlchemy dialect whose quoting rules apply to a connection type (ANSI double
+    quotes for types SQLAlchemy does not know)."""
+    from sqlalchemy.dialects import mssql, mysql, oracle, postgresql, sqlite
+    from sqlalchemy.engine.default import DefaultDialect
+
+    dialects = {
+        "postgres": postgresql,
+        "postgresql": postgresql,
+        "sqlite": sqlite,
+        "mysql": mysql,
+        "mssql": mssql,
+        "oracle": oracle,
+    }
+    module = dialects.get(conn_type or "")
+    return module.dialect() if module is not None else DefaultDialect()
+
+
 _TYPES = {
     "postgres": {"text": "TEXT", "int": "INTEGER", "bigint": "BIGINT", "ts": "TIMESTAMPTZ"},
     "default": {"text": "TEXT", "int": "INTEGER", "bigint": "BIGINT", "ts": "TIMESTAMP"},
@@ -97,7 +141,10 @@ class HbSmsLoadToSqlOperator(BaseOperator):
 
     :param sql_conn_id: any common-sql ``DbApiHook`` connection (postgres, sqlite, ...).
         (templated)
-    :param table_prefix: prefix of the warehouse tables. (templated)
+    :param table_prefix: prefix of the warehouse tables: letters, digits and ``_`` (may be
+        empty); names are quoted as the database needs, so their case is kept. (templated)
+    :param schema: the schema (PostgreSQL) or attached database (SQLite) the tables live in;
+        default the connection's. A plain identifier, like the prefix. (templated)
     :param kinds: which of ``reports``, ``statuses``, ``replies`` to load.
     :param store_conn_id: connection of the store database.
     :param store_url: or its SQLAlchemy URL.
@@ -105,13 +152,14 @@ class HbSmsLoadToSqlOperator(BaseOperator):
     :param reread_margin: ids below the watermark read again each run.
     """
 
-    template_fields: Sequence[str] = ("sql_conn_id", "table_prefix")
+    template_fields: Sequence[str] = ("sql_conn_id", "table_prefix", "schema")
 
     def __init__(
         self,
         *,
         sql_conn_id: str,
         table_prefix: str = "hbsms_",
+        schema: str | None = None,
         kinds: Sequence[str] = KINDS,
         store_conn_id: str | None = None,
         store_url: str | None = None,
@@ -125,6 +173,7 @@ class HbSmsLoadToSqlOperator(BaseOperator):
             raise ValueError(f"kinds: unknown {sorted(unknown)}; choose from {KINDS}")
         self.sql_conn_id = sql_conn_id
         self.table_prefix = table_prefix
+        self.schema = schema
         self.kinds = tuple(kinds)
         self.store_conn_id = store_conn_id
         self.store_url = store_url
@@ -133,6 +182,11 @@ class HbSmsLoadToSqlOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, int]:
         connection = BaseHook.get_connection(self.sql_conn_id)
+        # Checked here, after templates are rendered: a name never reaches SQL unchecked.
+        check_identifier(self.table_prefix, "table_prefix", allow_empty=True)
+        if self.schema:
+            check_identifier(self.schema, "schema")
+        self._preparer = sql_dialect(connection.conn_type).identifier_preparer
         hook = connection.get_hook()
         flavour = "postgres" if connection.conn_type in ("postgres", "postgresql") else "default"
         store = open_store(url=self.store_url, conn_id=self.store_conn_id)
@@ -157,7 +211,9 @@ class HbSmsLoadToSqlOperator(BaseOperator):
 
     def _table(self, hook: Any, flavour: str, kind: str) -> tuple[str, _Table]:
         spec = _TABLES[kind]
-        name = f"{self.table_prefix}{spec.suffix}"
+        table = check_identifier(f"{self.table_prefix}{spec.suffix}", "table name")
+        quote = self._preparer.quote
+        name = f"{quote(self.schema)}.{quote(table)}" if self.schema else quote(table)
         types = _TYPES[flavour]
         columns = ", ".join(f"{c} {types[t]}" for c, t in spec.columns)
         hook.run(

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_hbsms.campaign.engine import Campaign, CampaignOptions, summarize
-from airflow_provider_hbsms.campaign.inputs import DEFAULT_CHUNK_ROWS, as_storage_path, row_source
+from airflow_provider_hbsms.campaign.inputs import DEFAULT_CHUNK_ROWS, row_source
 from airflow_provider_hbsms.campaign.keys import campaign_key as make_campaign_key
+from airflow_provider_hbsms.campaign.privacy import masked_problem
+from airflow_provider_hbsms.campaign.rejects_file import write_rejects
 from airflow_provider_hbsms.campaign.rows import MessageSpec
 from airflow_provider_hbsms.campaign.window import DEFAULT_TIMEZONE, SendWindow
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
-from airflow_provider_hbsms.protocol.errors import HbSmsError
+from airflow_provider_hbsms.protocol.errors import (
+    HbSmsError,
+    HbSmsValidationError,
+    ValidationProblem,
+)
 from airflow_provider_hbsms.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -26,7 +30,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_hbsms.campaign.engine import Plan
-    from airflow_provider_hbsms.protocol.errors import ValidationProblem
 
 
 class _HbSmsCampaignOperator(BaseOperator):
@@ -63,10 +66,18 @@ class _HbSmsCampaignOperator(BaseOperator):
         batch_size: int = 200,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         csv_encoding: str = "utf-8",
+        on_empty: Literal["fail", "allow"] = "fail",
+        show_personal_data: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Not a template field: rendering would copy every recipient row into the metadata
+        # database (Rendered Templates). An upstream task's output is still waited for and
+        # resolved, and a templated path still rendered, when the task runs (``_input``).
         self.input = input
+        from airflow.sdk.definitions.xcom_arg import XComArg
+
+        XComArg.apply_upstream_relationship(self, input)
         self.mobile_column = mobile_column
         self.ext = ext
         self.ext_column = ext_column
@@ -92,8 +103,12 @@ class _HbSmsCampaignOperator(BaseOperator):
         self.batch_size = batch_size
         self.chunk_rows = chunk_rows
         self.csv_encoding = csv_encoding
+        self.on_empty = on_empty
+        self.show_personal_data = show_personal_data
         if outside_window not in ("wait", "fail"):
             raise ValueError("outside_window must be 'wait' or 'fail'")
+        if on_empty not in ("fail", "allow"):
+            raise ValueError("on_empty must be 'fail' or 'allow'")
 
     @cached_property
     def hook(self) -> HbSmsHook:
@@ -110,6 +125,24 @@ class _HbSmsCampaignOperator(BaseOperator):
         if not self.send_window:
             return None
         return SendWindow.parse(tuple(self.send_window), self.timezone)  # type: ignore[arg-type]
+
+    def _input(self, context: Context) -> Any:
+        """The input as the task sees it: an upstream task's output resolved, a templated
+        path or URL rendered; the rows themselves are never rendered."""
+        from airflow.sdk.definitions.xcom_arg import XComArg
+
+        value = self.input
+        if isinstance(value, XComArg):
+            value = value.resolve(context)
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            value = self.render_template(value, context)
+        return value
+
+    def _shown(self, problem: ValidationProblem) -> ValidationProblem:
+        """``problem`` as logs, errors and XCom may show it (masked unless asked)."""
+        if self.show_personal_data:
+            return problem
+        return masked_problem(problem, (self.mobile_column, "mobile"))
 
     def _key(self, context: Context) -> str:
         if self.campaign_key:
@@ -150,17 +183,32 @@ class _HbSmsCampaignOperator(BaseOperator):
             connections=self.connections,
         )
         source = row_source(
-            self.input, self.mobile_column, self.chunk_rows, spec.columns(), self.csv_encoding
+            self._input(context),
+            self.mobile_column,
+            self.chunk_rows,
+            spec.columns(),
+            self.csv_encoding,
         )
         campaign = Campaign(key, spec, source, options)
         self.log.info("Campaign %s: validating %s", key, source.describe)
         plan = campaign.plan()
         self._log_plan(plan)
+        if plan.rows == 0 and self.on_empty == "fail":
+            raise HbSmsValidationError(
+                [
+                    ValidationProblem(
+                        "input",
+                        f"{source.describe} has no rows (empty, or a header only); pass "
+                        "on_empty='allow' if an empty campaign is expected",
+                    )
+                ]
+            )
         # Before failing too: the error lists the first rows, the rejects every one.
         self._keep_rejects(campaign, plan)
-        campaign.raise_if_invalid(plan)
+        if plan.invalid and self.on_invalid == "fail":
+            raise HbSmsValidationError([self._shown(p) for p in plan.problems], total=plan.invalid)
         if self.is_dry_run:
-            result = summarize(plan, None, key)
+            result = self._summary(plan, None, key)
             result["dry_run"] = True
             result["estimated_cost"] = str(plan.segments * self.price_per_segment)
             return result
@@ -169,11 +217,17 @@ class _HbSmsCampaignOperator(BaseOperator):
         report = campaign.send(
             self.hook.client, self.store.ledger, window, total_batches=plan.batches
         )
-        result = summarize(plan, report, key)
+        result = self._summary(plan, report, key)
         self.log.info("Campaign %s: %s", key, result)
         if report.paused_until is not None and window is not None:  # only a window pauses
             self.log.info("Send window closed mid-campaign: resuming at %s", report.paused_until)
             self._wait_or_fail(window, report.paused_until, context)
+        return result
+
+    def _summary(self, plan: Plan, report: Any, key: str) -> dict[str, Any]:
+        result = summarize(plan, report, key)
+        if "invalid_rows" in result:  # to XCom and the log: masked unless asked
+            result["invalid_rows"] = [self._shown(p).describe() for p in plan.problems]
         return result
 
     def _log_plan(self, plan: Plan) -> None:
@@ -190,7 +244,7 @@ class _HbSmsCampaignOperator(BaseOperator):
             plan.batches,
         )
         for problem in plan.problems:
-            self.log.warning("invalid %s", problem.describe())
+            self.log.warning("invalid %s", self._shown(problem).describe())
 
     def _check_balance(self, campaign: Campaign, plan: Plan) -> None:
         sent = self.store.ledger.batches(campaign.key)
@@ -216,15 +270,7 @@ class _HbSmsCampaignOperator(BaseOperator):
             return campaign.problems() if plan.invalid else iter(())
 
         if self.rejects_path:
-            path = as_storage_path(self.rejects_path)
-            # Local folders are made; an object store has none to make (and making a
-            # bucket's "folder" could create the bucket).
-            if isinstance(path, Path) or getattr(path, "protocol", "") in ("file", "local"):
-                path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(["row", "field", "rule", "value"])
-                writer.writerows((p.row, p.field, p.rule, p.value) for p in problems())
+            path = write_rejects(self.rejects_path, problems())
             self.log.info("Invalid rows written to %s", path)
         if self.store_rejects:
             kept = self.store.rejects.replace(campaign.key, problems())
@@ -239,10 +285,12 @@ class HbSmsSendOperator(_HbSmsCampaignOperator):
     outcome is unknown.
 
     :param content: the text (1 to 1000 characters, GBK-encodable). (templated)
-    :param input: a DataFrame (or an upstream task's XComArg returning one), a list of numbers,
-        or a local path, URL (``s3://...``) or ``ObjectStoragePath`` of a ``.parquet`` or
-        ``.csv`` file (``.csv.gz``, ``.bz2``, ``.xz`` too) or of a directory of Parquet
-        parts, read in chunks. (templated)
+    :param input: a local path, URL (``s3://...``) or ``ObjectStoragePath`` of a ``.parquet``
+        or ``.csv`` file (``.csv.gz``, ``.bz2``, ``.xz`` too) or of a directory of Parquet
+        parts, read in chunks; or a DataFrame, a list of numbers or an upstream task's
+        XComArg returning any of these. Not a template field, so recipients never land in
+        Rendered Templates; a path given as a Jinja string is still rendered when the task
+        runs. Prefer files for large inputs: a DataFrame passed by XCom is stored whole.
     :param mobile_column: the column of numbers.
     :param ext: the ext appended to the channel number (digits; may be empty). (templated)
     :param ext_column: unused for same-content sends (one ext per request).
@@ -255,7 +303,10 @@ class HbSmsSendOperator(_HbSmsCampaignOperator):
     :param on_invalid: ``fail`` (default: nothing is sent if any row is invalid; the error names
         rows, fields and rules) or ``skip`` (invalid rows are left out and counted).
     :param rejects_path: a CSV file (local path, URL or ``ObjectStoragePath``) to write every
-        invalid row to, with either ``on_invalid``; replaced on each try. (templated)
+        invalid row to, with either ``on_invalid``; replaced on each try. A relative path
+        lives under ``[hbsms] rejects_dir`` (default ``$AIRFLOW_HOME/hbsms/rejects``) and may
+        not climb out of it; cells a spreadsheet would run as formulas are prefixed with
+        ``'``. (templated)
     :param store_rejects: keep every invalid row in the store's ``hbsms_rejects`` table too
         (replaced on each try; ``Store.rejects.of(campaign_key)`` reads them).
     :param dedupe: send each number once (default True).
@@ -273,11 +324,15 @@ class HbSmsSendOperator(_HbSmsCampaignOperator):
     :param chunk_rows: rows read from a file at a time.
     :param csv_encoding: the text encoding of a CSV input (``gb18030`` for files saved by
         Excel in Chinese; default UTF-8).
+    :param on_empty: ``fail`` (default: an input without rows, e.g. a CSV with a header only,
+        fails the task) or ``allow`` (it succeeds, sending nothing).
+    :param show_personal_data: show invalid rows' numbers and texts in full in logs, errors
+        and XCom (default: numbers masked as ``139****0001``, other values by their length;
+        the rejects file and table always hold them whole).
     """
 
     template_fields: Sequence[str] = (
         "content",
-        "input",
         "ext",
         "hbsms_conn_id",
         "campaign_key",
@@ -318,7 +373,6 @@ class HbSmsPersonalizedSendOperator(_HbSmsCampaignOperator):
     template_fields: Sequence[str] = (
         "template",
         "content_column",
-        "input",
         "ext",
         "hbsms_conn_id",
         "campaign_key",

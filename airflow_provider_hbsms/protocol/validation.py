@@ -32,6 +32,15 @@ DIGITS = re.compile(r"[0-9]*")
 # Printable ASCII without spaces and '&' (which would collide with the personalized separators).
 MSG_ID_CHARACTER = r"[!-%'-~]"
 MSG_ID = re.compile(f"{MSG_ID_CHARACTER}+")
+# Control characters no message text may hold: the C0 set (NUL, BS, ESC, ...) and DEL. Tab,
+# line feed and carriage return are text layout and stay allowed. The one rule for the
+# row-by-row and the column-wise checks.
+CONTROL_CODES = (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)
+CONTROL_CHARACTER = "[" + "".join(f"\\x{code:02x}" for code in CONTROL_CODES) + "]"
+CONTROL = re.compile(CONTROL_CHARACTER)
+#: The same characters as GBK (like ASCII) writes them: GBK's two-byte characters use bytes
+#: from 0x40 up and never 0x7F, so these bytes appear only for the characters themselves.
+CONTROL_BYTES = bytes(CONTROL_CODES)
 
 
 def normalize_mobile(value: object, field: str = "mobile") -> str:
@@ -75,8 +84,9 @@ def gbk_unencodable(text: str) -> list[str]:
 def check_content(value: object, field: str = "content", personalized: bool = False) -> str:
     """Return ``value`` if it can be sent as a message text.
 
-    Rules: a string of 1 to 1000 characters, not only white space, GBK-encodable; for
-    personalized items also free of the ``&split&`` / ``&group&`` separators.
+    Rules: a string of 1 to 1000 characters, not only white space, no control characters
+    (``CONTROL``), GBK-encodable; for personalized items also free of the ``&split&`` /
+    ``&group&`` separators.
     """
     if not isinstance(value, str):
         raise InvalidFieldError(field, "must be text", value)
@@ -85,6 +95,14 @@ def check_content(value: object, field: str = "content", personalized: bool = Fa
     if len(value) > MAX_CONTENT_LENGTH:
         raise InvalidFieldError(
             field, f"must be at most {MAX_CONTENT_LENGTH} characters, has {len(value)}", value
+        )
+    control = CONTROL.search(value)
+    if control is not None:
+        raise InvalidFieldError(
+            field,
+            f"must not hold control characters: U+{ord(control.group()):04X} at position "
+            f"{control.start()}",
+            value,
         )
     try:
         value.encode(WIRE_ENCODING)

@@ -11,6 +11,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_hbsms.receiver.access import AccessPolicy, RefusalLog
 from airflow_provider_hbsms.receiver.intake import ACCEPTED, KINDS, REFUSED, PushIntake, Refused
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ class PushApp:
     def __init__(self, intake: PushIntake, prefix: str = "") -> None:
         self.intake = intake
         self.prefix = prefix.rstrip("/")
+        settings = intake.settings
+        self.access = AccessPolicy(settings.token, settings.allowed_ips, settings.trusted_proxies)
+        self.refusals = RefusalLog(log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -63,7 +67,8 @@ class PushApp:
             await _answer(send, 405, REFUSED.encode())
             return
         status, text = await self._push(parts[1], parts[0], scope, receive)
-        await _answer(send, status, text.encode())
+        # A body left unread (too large, too slow) must not be taken for the next request.
+        await _answer(send, status, text.encode(), close=status in (408, 413))
 
     async def _push(self, kind: str, token: str, scope: Scope, receive: Receive) -> tuple[int, str]:
         # The gateway gives up on an answer after 20 s: every push is answered within
@@ -71,7 +76,7 @@ class PushApp:
         # database; the event loop itself never waits for it, so /health always answers.
         deadline = time.monotonic() + self.intake.settings.answer_within
         try:
-            self.intake.check_caller(token, self._client_ip(scope))
+            self.access.check_scope(token, scope)
             body = await self._body(scope, receive)
             new = None
             if kind == "reports" and self.intake.opened:
@@ -82,7 +87,10 @@ class PushApp:
                 work = asyncio.to_thread(self.intake.ingest, kind, body, deadline)
                 new = await asyncio.wait_for(work, max(deadline - time.monotonic(), 0.001))
         except Refused as exc:
-            log.warning("push to %s refused (%d): %s", kind, exc.status, exc)
+            # Rate-limited: unauthenticated callers could otherwise flood the log.
+            self.refusals.refused(
+                str(exc.status), "push to %s refused (%d): %s", kind, exc.status, exc
+            )
             return exc.status, REFUSED
         except TimeoutError:
             # The thread may still commit it: the gateway's re-push is then stored once.
@@ -97,31 +105,28 @@ class PushApp:
         log.debug("push to %s stored (%d new)", kind, new)
         return 200, ACCEPTED
 
-    def _client_ip(self, scope: Scope) -> str:
-        if self.intake.settings.trust_forwarded_for:
-            forwarded = _header(scope, b"x-forwarded-for")
-            if forwarded:
-                return forwarded.split(",")[0].strip()
-        client = scope.get("client")
-        return str(client[0]) if client else ""
-
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         limit = self.intake.settings.max_body
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise Refused(413, f"body of {declared} bytes over the limit")
         chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise Refused(400, "the caller went away")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise Refused(413, "body over the limit")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        try:
+            # One deadline for the whole body: a caller dripping bytes cannot hold a request.
+            async with asyncio.timeout(self.intake.settings.limits.body_timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise Refused(400, "the caller went away")
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        raise Refused(413, "body over the limit")
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return b"".join(chunks)
+        except TimeoutError:
+            raise Refused(408, "body not received in time") from None
 
 
 def _route_path(scope: Scope) -> str:
@@ -139,18 +144,19 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 async def _answer(
-    send: Send, status: int, body: bytes, content_type: bytes = b"text/plain"
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes = b"text/plain",
+    close: bool = False,
 ) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type + b"; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", content_type + b"; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

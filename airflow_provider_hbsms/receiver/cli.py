@@ -8,9 +8,15 @@ import sys
 from typing import Any
 
 from airflow_provider_hbsms.receiver.app import DEFAULT_MAX_BODY, ReceiverSettings, standalone_app
+from airflow_provider_hbsms.receiver.limits import ReceiverLimits
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    defaults = ReceiverLimits()
     parser = argparse.ArgumentParser(
         prog="hbsms-receiver",
         description="Receive the delivery reports and replies the HB SMS gateway pushes. The "
@@ -21,41 +27,95 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--token",
         default=os.environ.get("HBSMS_RECEIVER_TOKEN", ""),
-        help="or HBSMS_RECEIVER_TOKEN",
+        help="or HBSMS_RECEIVER_TOKEN (preferred: a command line is visible to every user)",
     )
     parser.add_argument("--store-url", help="SQLAlchemy URL (default: [hbsms] settings / SQLite)")
     parser.add_argument("--store-conn-id", help="Airflow connection id of the store")
     parser.add_argument("--allowed-ips", default="", help="comma-separated IPs / networks")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY)
-    parser.add_argument("--forwarded-for", action="store_true", help="trust X-Forwarded-For")
+    parser.add_argument(
+        "--trusted-proxies",
+        default="",
+        help="comma-separated IPs / networks of reverse proxies whose X-Forwarded-For is "
+        "believed (default: none; the header is ignored)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=defaults.header_timeout,
+        help="seconds to send a request head",
+    )
+    parser.add_argument(
+        "--body-timeout", type=float, default=defaults.body_timeout, help="seconds to send a body"
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=defaults.idle_timeout,
+        help="seconds a kept-alive connection may be idle",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=defaults.max_connections,
+        help="open connections per worker (default: from the descriptor limit, at most 1024)",
+    )
+    parser.add_argument(
+        "--max-connections-per-address",
+        type=int,
+        default=defaults.max_connections_per_address,
+        help="open connections per worker from one address (trusted proxies exempt)",
+    )
     parser.add_argument("--workers", type=int, default=1)
     return parser
 
 
 def app_from_environment() -> Any:
     """The app built from ``HBSMS_RECEIVER_*`` variables (one per uvicorn worker)."""
+    from airflow_provider_hbsms.receiver import guard
     from airflow_provider_hbsms.store import open_store
 
     env = os.environ
+    limits = ReceiverLimits.from_environment()
+    trusted = _list(env.get("HBSMS_RECEIVER_TRUSTED_PROXIES", ""))
     settings = ReceiverSettings(
         token=env["HBSMS_RECEIVER_TOKEN"],
         store_factory=lambda: open_store(
             url=env.get("HBSMS_RECEIVER_STORE_URL") or None,
             conn_id=env.get("HBSMS_RECEIVER_STORE_CONN_ID") or None,
         ),
-        allowed_ips=[n for n in env.get("HBSMS_RECEIVER_ALLOWED_IPS", "").split(",") if n],
+        allowed_ips=_list(env.get("HBSMS_RECEIVER_ALLOWED_IPS", "")),
         max_body=int(env.get("HBSMS_RECEIVER_MAX_BODY") or DEFAULT_MAX_BODY),
-        trust_forwarded_for=env.get("HBSMS_RECEIVER_FORWARDED_FOR") == "1",
+        trusted_proxies=trusted,
+        limits=limits,
     )
-    return standalone_app(settings)
+    app = standalone_app(settings)
+    guard.install(limits, trusted)
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
+    from airflow_provider_hbsms.receiver.access import parse_networks
+    from airflow_provider_hbsms.receiver.guard import guarded_protocol
+
     args = build_parser().parse_args(argv)
     if not args.token:
         print("hbsms-receiver: a --token (or HBSMS_RECEIVER_TOKEN) is required", file=sys.stderr)
+        return 2
+    try:
+        parse_networks(_list(args.allowed_ips), "--allowed-ips")
+        parse_networks(_list(args.trusted_proxies), "--trusted-proxies")
+        limits = ReceiverLimits(
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+            idle_timeout=args.idle_timeout,
+            max_connections=args.max_connections,
+            max_connections_per_address=args.max_connections_per_address,
+        )
+    except ValueError as exc:
+        print(f"hbsms-receiver: {exc}", file=sys.stderr)
         return 2
     # Settings travel by environment so that every uvicorn worker process builds the same app.
     os.environ.update(
@@ -65,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             "HBSMS_RECEIVER_STORE_CONN_ID": args.store_conn_id or "",
             "HBSMS_RECEIVER_ALLOWED_IPS": args.allowed_ips,
             "HBSMS_RECEIVER_MAX_BODY": str(args.max_body),
-            "HBSMS_RECEIVER_FORWARDED_FOR": "1" if args.forwarded_for else "",
+            "HBSMS_RECEIVER_TRUSTED_PROXIES": args.trusted_proxies,
+            **limits.to_environment(),
         }
     )
     uvicorn.run(
@@ -76,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         log_level="warning",
         access_log=False,
+        # The caller's address is worked out by the app from the proxies named above; uvicorn
+        # would otherwise believe X-Forwarded-For from 127.0.0.1 (its default).
+        proxy_headers=False,
+        forwarded_allow_ips="",
+        http=guarded_protocol(),
+        timeout_keep_alive=max(1, round(limits.idle_timeout)),
+        h11_max_incomplete_event_size=limits.max_header_bytes,
     )
     return 0
 

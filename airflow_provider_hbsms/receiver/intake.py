@@ -5,8 +5,6 @@ layer (``asgi.py``) only moves bytes in and out.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 import sqlite3
 import threading
@@ -17,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import OperationalError
 
 from airflow_provider_hbsms.protocol.endpoints import MAX_REPLIES_PER_BODY, MAX_REPORTS_PER_BODY
+from airflow_provider_hbsms.receiver.limits import ReceiverLimits
 from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
 from airflow_provider_hbsms.store.sent import expand_pending
 
@@ -45,7 +44,9 @@ class ReceiverSettings:
     :param allowed_ips: IPs or networks allowed to push; empty allows any.
     :param max_body: largest body accepted, in bytes.
     :param opt_out_keywords: replies that put their sender on the opt-out list.
-    :param trust_forwarded_for: take the client IP from ``X-Forwarded-For`` (behind a proxy).
+    :param trusted_proxies: IPs or networks of reverse proxies whose ``X-Forwarded-For`` is
+        believed (see ``access.py``); empty ignores the header.
+    :param limits: time and connection limits (``limits.py``).
     :param answer_within: seconds within which every push is answered (the gateway waits 20):
         a push not committed by then is answered non-``0``, and the gateway pushes it again.
     :param keep_raw: keep every body as received (``hbsms_inbound``); off only to measure
@@ -57,7 +58,8 @@ class ReceiverSettings:
     allowed_ips: list[str] = field(default_factory=list)
     max_body: int = DEFAULT_MAX_BODY
     opt_out_keywords: frozenset[str] = DEFAULT_OPT_OUT_KEYWORDS
-    trust_forwarded_for: bool = False
+    trusted_proxies: list[str] = field(default_factory=list)
+    limits: ReceiverLimits = field(default_factory=ReceiverLimits)
     answer_within: float = 15.0
     keep_raw: bool = True
 
@@ -82,9 +84,6 @@ class PushIntake:
 
     def __init__(self, settings: ReceiverSettings) -> None:
         self.settings = settings
-        self.networks = [
-            ipaddress.ip_network(n.strip(), strict=False) for n in settings.allowed_ips if n.strip()
-        ]
         self._store: Store | None = None
         self._fast: Store | None = None
         self._opening = threading.Lock()
@@ -108,19 +107,6 @@ class PushIntake:
     def writes_one_at_a_time(self) -> bool:
         """The store takes one writer at a time (SQLite), so pushes are stored in turn."""
         return self.store().engine.dialect.name == "sqlite"
-
-    def check_caller(self, token: str, client_ip: str) -> None:
-        """:raises Refused: a wrong token (404, as for any unknown path) or address (403)."""
-        expected = self.settings.token
-        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
-            raise Refused(404, "unknown path")
-        if self.networks:
-            try:
-                address = ipaddress.ip_address(client_ip)
-            except ValueError:
-                raise Refused(403, "caller address unreadable") from None
-            if not any(address in n for n in self.networks):
-                raise Refused(403, f"caller {address} not allowed")
 
     @property
     def opened(self) -> bool:

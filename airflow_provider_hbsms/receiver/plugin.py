@@ -1,7 +1,9 @@
 """The push receiver on Airflow's API server, as a plugin (``fastapi_apps``).
 
 Settings come from the ``[hbsms]`` section: ``receiver_token`` (required; without it every
-push is refused), ``receiver_allowed_ips``, and the store's ``store_conn_id`` / ``store_url``.
+push is refused), ``receiver_allowed_ips``, ``receiver_trusted_proxies`` (the reverse proxies
+whose ``X-Forwarded-For`` is believed), ``receiver_body_timeout``, and the store's
+``store_conn_id`` / ``store_url``.
 The gateway's URLs are then ``https://<api-server>/hbsms/<token>/reports`` and ``.../replies``.
 """
 
@@ -11,19 +13,25 @@ from airflow.configuration import conf
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app
+from airflow_provider_hbsms.receiver.limits import ReceiverLimits
+
+
+def _list(key: str) -> list[str]:
+    value = conf.get("hbsms", key, fallback="") or ""
+    return [n.strip() for n in value.split(",") if n.strip()]
 
 
 def _settings() -> ReceiverSettings:
     from airflow_provider_hbsms.store import open_store
 
+    body_timeout = conf.get("hbsms", "receiver_body_timeout", fallback="") or ""
+    limits = ReceiverLimits(body_timeout=float(body_timeout)) if body_timeout else ReceiverLimits()
     return ReceiverSettings(
         token=conf.get("hbsms", "receiver_token", fallback="") or "",
         store_factory=open_store,
-        allowed_ips=[
-            n
-            for n in (conf.get("hbsms", "receiver_allowed_ips", fallback="") or "").split(",")
-            if n
-        ],
+        allowed_ips=_list("receiver_allowed_ips"),
+        trusted_proxies=_list("receiver_trusted_proxies"),
+        limits=limits,
     )
 
 

@@ -79,7 +79,7 @@ class Store:
     ) -> None:
         """Keep a body that arrived but could not be read (``hbsms_dead_letters``): what the
         gateway handed over must never be lost, even when it cannot be parsed. A body kept
-        already (the gateway pushes a refused body again) is kept once."""
+        already (the gateway pushes a refused body again) is kept once, found by its digest."""
         from airflow_provider_hbsms.store.quarantine import keep_dead_letter
 
         keep_dead_letter(self.engine, kind, source, body, error, route)

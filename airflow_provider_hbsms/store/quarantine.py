@@ -8,11 +8,16 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from airflow_provider_hbsms.store.checks import is_bad_value
 from airflow_provider_hbsms.store.db import in_transaction
-from airflow_provider_hbsms.store.schema import dead_letters, inbound, quarantine
+from airflow_provider_hbsms.store.schema import (
+    dead_letter_digests,
+    dead_letters,
+    inbound,
+    quarantine,
+)
 from airflow_provider_hbsms.store.upsert import insert_ignore_values, stored_time
 
 if TYPE_CHECKING:
@@ -110,15 +115,19 @@ def keep_dead_letter(
     """Keep a body that arrived but could not be read; a body kept already (the gateway
     pushes a refused body again) is kept once. Returns the dead letter's id."""
 
+    digest = hashlib.sha256(body).hexdigest()
+    key = (
+        dead_letter_digests.c.kind == kind,
+        dead_letter_digests.c.source == source,
+        dead_letter_digests.c.digest == digest,
+    )
+
     def work(connection: Connection) -> int:
+        # One index lookup by digest, not a comparison with every body kept.
         kept = connection.execute(
             select(dead_letters.c.id)
-            .where(
-                dead_letters.c.kind == kind,
-                dead_letters.c.source == source,
-                dead_letters.c.body == body,
-                dead_letters.c.replayed_at.is_(None),
-            )
+            .join(dead_letter_digests, dead_letter_digests.c.dead_letter_id == dead_letters.c.id)
+            .where(*key, dead_letters.c.replayed_at.is_(None))
             .limit(1)
         ).scalar()
         if inbound_id is not None:
@@ -135,6 +144,16 @@ def keep_dead_letter(
             "inbound_id": inbound_id,
         }
         inserted = connection.execute(dead_letters.insert().values(**values))
-        return int(inserted.inserted_primary_key[0])  # type: ignore[index]
+        dead_letter_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
+        # A replayed letter's digest points at it no more: the new letter takes its place.
+        connection.execute(delete(dead_letter_digests).where(*key))
+        insert_ignore_values(
+            connection,
+            dead_letter_digests,
+            ("kind", "source", "digest", "dead_letter_id"),
+            [(kind, source, digest, dead_letter_id)],
+            ["kind", "source", "digest"],
+        )
+        return dead_letter_id
 
     return in_transaction(engine, work)

@@ -215,6 +215,17 @@ schema_info = Table(
     Column("migrated_at", DateTime(timezone=True), nullable=False),
 )
 
+#: The SHA-256 of each kept dead letter: a body pushed again is found by one index lookup,
+#: not by comparing it with every body kept.
+dead_letter_digests = Table(
+    "hbsms_dead_letter_digests",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("source", String(8), primary_key=True),
+    Column("digest", String(64), primary_key=True),
+    Column("dead_letter_id", _Id, nullable=False),
+)
+
 #: Input rows a campaign found invalid, when the send operator is asked to keep them here
 #: (``store_rejects=True``); a campaign's rows are replaced on each try.
 rejects = Table(

@@ -1,0 +1,11 @@
+"""The receiver's guard over uvicorn's httptools protocol (importable only with httptools)."""
+
+from __future__ import annotations
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from airflow_provider_hbsms.receiver.guard import _Guard
+
+
+class GuardedHttpToolsProtocol(_Guard, HttpToolsProtocol):  # type: ignore[misc]
+    """uvicorn's httptools protocol with the receiver's guard."""
