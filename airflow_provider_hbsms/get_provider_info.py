@@ -9,7 +9,6 @@ from airflow_provider_hbsms import __version__
 INTEGRATION = "HB SMS"
 
 
-
 def _text(example: str) -> dict[str, Any]:
     """A text extra: the form shows ``example`` as its placeholder (Airflow 3 reads
     ``schema.examples``), and an untouched field is saved as "" rather than null."""

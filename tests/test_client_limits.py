@@ -205,7 +205,7 @@ def test_a_pull_of_more_items_than_the_protocol_sends_is_refused_and_kept(
 
 def _echo(request: bytes) -> bytes:
     """What a gateway or proxy error page may hold: the request line, headers and body."""
-    return b"400 Bad Request <pre>" + request + b"</pre>"
+    return b"400 Bad Request <pre>" + body_of(request) + b"\n" + request + b"</pre>"
 
 
 def _fragments(secret: str) -> list[str]:

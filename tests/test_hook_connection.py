@@ -13,7 +13,7 @@ from airflow_provider_hbsms.get_provider_info import get_provider_info
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.protocol import HbSmsError
 from tests.fixtures.simulator import SIM_PASSWORD, connection_for
-from tests.gateway_doubles import RawGateway, answering
+from tests.gateway_doubles import RawGateway, answering, body_of
 from tests.test_send_operator import context, customers, personalized
 
 
@@ -116,7 +116,7 @@ def test_the_test_button_answers_ok_or_names_the_gateway_code(simulator, monkeyp
 
 def test_the_test_button_never_shows_an_echoed_password(monkeypatch) -> None:
     def echo(request: bytes) -> bytes:
-        return b"400 Bad Request: " + request
+        return b"400 Bad Request: " + body_of(request)
 
     with RawGateway(answering(echo)) as gateway:
         monkeypatch.setenv(
@@ -130,3 +130,32 @@ def test_the_test_button_never_shows_an_echoed_password(monkeypatch) -> None:
     encoded = quote(SIM_PASSWORD, safe="")
     for i in range(len(encoded) - 4):
         assert encoded[i : i + 5] not in message
+
+
+def test_an_echoed_password_never_reaches_the_ledger_or_the_task_log(
+    monkeypatch, store, caplog
+) -> None:
+    """A proxy answers every send with an error page echoing the request: the batch is
+    unknown, and neither its error column nor the task's log holds any form of the password."""
+
+    def echo(request: bytes) -> bytes:
+        return b"502 upstream said: " + body_of(request)
+
+    with RawGateway(answering(echo)) as gateway:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HBSMS_DEFAULT",
+            f'{{"conn_type": "hbsms", "host": "127.0.0.1", "port": {gateway.port}, '
+            f'"login": "test", "password": "{SIM_PASSWORD}", '
+            f'"extra": {{"corp_service": "svc"}}}}',
+        )
+        operator = personalized(customers(5), store, check_balance=False)
+        with pytest.raises(HbSmsError):
+            operator.execute(context())
+    batches = store.ledger.batches(operator._key(context()))
+    assert batches
+    texts = [b.error or "" for b in batches.values()] + [caplog.text]
+    assert any("outcome unknown" in text for text in texts)
+    encoded = quote(SIM_PASSWORD, safe="")
+    for text in texts:
+        for i in range(len(encoded) - 4):
+            assert encoded[i : i + 5] not in text, text
