@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 from airflow.sdk import DAG
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 
 from airflow_provider_hbsms.campaign.privacy import mask_number
 from airflow_provider_hbsms.operators.purge import HbSmsPurgeOperator
@@ -28,6 +28,8 @@ from airflow_provider_hbsms.store.purge import purge_campaign, purge_older_than
 from airflow_provider_hbsms.store.schema import (
     batch_messages,
     dead_letters,
+    inbound,
+    quarantine,
     rejects,
     replies,
     reports,
@@ -148,15 +150,17 @@ def _age(store: Store, key: str, days: int) -> None:
         )
         conn.execute(update(replies).values(received_at=old))
         conn.execute(update(reports).values(received_at=old))
+        conn.execute(update(inbound).values(received_at=old))
 
 
-def _personal(store: Store) -> str:
-    """Every value of every row of the tables that can hold personal data, as one string."""
+def _personal(store: Store, raw: tuple[Table, ...] = ()) -> str:
+    """Every value of every row of the tables that can hold personal data, as one string
+    (with ``raw``: also the bodies kept as received, which only the retention sweep removes)."""
     with store.engine.connect() as conn:
         return repr(
             [
                 conn.execute(select(table)).all()
-                for table in (sent_messages, reports, replies, batch_messages, rejects)
+                for table in (sent_messages, reports, replies, batch_messages, rejects, *raw)
             ]
         )
 
@@ -191,8 +195,9 @@ def test_retention_sweep_purges_only_what_is_old(simulator, hbsms_conn, store) -
     result = purge_older_than(store, 30)
     assert result.campaigns == 1
     assert result.dead_letters == 1
+    assert result.raw_bodies >= 2  # the pulled pages of reports and of replies, as received
     assert result.replies == 2  # the campaign's and the unmatched one
-    personal = _personal(store)
+    personal = _personal(store, raw=(inbound, quarantine))
     assert "13900000003" not in personal
     assert "谁" not in personal
     with store.engine.connect() as conn:

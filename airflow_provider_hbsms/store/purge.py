@@ -25,10 +25,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, bindparam, delete, exists, func, not_, or_, select, update
 
 from airflow_provider_hbsms.store.db import in_transaction
+from airflow_provider_hbsms.store.quarantine import RECEIVED
 from airflow_provider_hbsms.store.schema import (
     batch_messages,
     dead_letter_digests,
     dead_letters,
+    inbound,
+    quarantine,
     rejects,
     replies,
     reports,
@@ -56,6 +59,8 @@ class PurgeResult:
     :param replies: replies whose number and text were removed.
     :param rejects: invalid-row records deleted.
     :param dead_letters: dead letters deleted.
+    :param raw_bodies: bodies kept as received (``hbsms_inbound``) deleted.
+    :param quarantined: quarantined items deleted.
     """
 
     campaigns: int = 0
@@ -64,6 +69,8 @@ class PurgeResult:
     replies: int = 0
     rejects: int = 0
     dead_letters: int = 0
+    raw_bodies: int = 0
+    quarantined: int = 0
 
     def add(self, other: PurgeResult) -> None:
         for name, value in asdict(other).items():
@@ -169,7 +176,8 @@ def purge_campaign(store: Store, campaign_key: str) -> PurgeResult:
 
 
 def _purge_loose(conn: Connection, cutoff: datetime) -> PurgeResult:
-    """Replies and reports matched to no campaign, and dead letters, older than ``cutoff``."""
+    """Replies and reports matched to no campaign, dead letters, quarantined items and raw
+    bodies, older than ``cutoff``."""
     result = PurgeResult()
     loose = conn.execute(
         select(replies.c.id, replies.c.mobile, replies.c.msg_id).where(
@@ -200,12 +208,20 @@ def _purge_loose(conn: Connection, cutoff: datetime) -> PurgeResult:
     result.dead_letters = conn.execute(
         delete(dead_letters).where(dead_letters.c.received_at < cutoff)
     ).rowcount
+    result.quarantined = conn.execute(
+        delete(quarantine).where(quarantine.c.received_at < cutoff)
+    ).rowcount
+    # A pulled page not yet read (``received``) still waits for its items to be stored.
+    result.raw_bodies = conn.execute(
+        delete(inbound).where(inbound.c.received_at < cutoff, inbound.c.state != RECEIVED)
+    ).rowcount
     return result
 
 
 def purge_older_than(store: Store, days: float, now: datetime | None = None) -> PurgeResult:
     """The retention sweep: purge every campaign whose last batch is more than ``days`` old,
-    and loose replies, reports and dead letters received that long ago."""
+    and loose replies, reports, dead letters, quarantined items and raw bodies received that
+    long ago."""
     if days < 0:
         raise ValueError(f"retention of {days} days: must be 0 or more")
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
