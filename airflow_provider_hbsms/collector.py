@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from airflow_provider_hbsms.protocol.endpoints import Endpoint
+from airflow_provider_hbsms.protocol.endpoints import (
+    MAX_REPLIES_PER_BODY,
+    MAX_REPORTS_PER_BODY,
+    Endpoint,
+)
 from airflow_provider_hbsms.protocol.errors import (
     HbSmsError,
     PullNotEnabledError,
@@ -159,7 +163,13 @@ class Collector:
         kept = self.store.intake.keep(kind, "pull", endpoint.path, body)
         keywords = self.opt_out_keywords or DEFAULT_OPT_OUT_KEYWORDS
         ingested = self.store.intake.ingest(
-            kind, "pull", endpoint.path, body, opt_out_keywords=keywords, inbound_id=kept
+            kind,
+            "pull",
+            endpoint.path,
+            body,
+            opt_out_keywords=keywords,
+            inbound_id=kept,
+            max_items=MAX_REPORTS_PER_BODY if kind == REPORTS else MAX_REPLIES_PER_BODY,
         )
         if ingested.dead_letter is not None:
             log.error("Unreadable %s pull kept as a dead letter: %s", kind, ingested.error)

@@ -141,6 +141,16 @@ def _check_stored(store: Store, version: int) -> None:
     assert len(contents) == len(_rows(store, replies))
 
 
+def _reply_pages_with_bad_items(simulator: GatewaySimulator, **params: Any) -> None:
+    """Serve every bad reply item on the next two pulls of replies: a pull hands over at most
+    10 replies (more is refused as not the gateway's answer), so the items take two pages.
+    ``time_year_1`` stands in both, so every page holds an item to quarantine."""
+    names = list(BAD_REPLIES)
+    first, second = names[:5], [*names[5:], "time_year_1"]
+    simulator.inject_fault("bad_items", "/post_deliverMsg.do", items=first, **params)
+    simulator.inject_fault("bad_items", "/post_deliverMsg.do", after=1, items=second, **params)
+
+
 def test_fault_suite_every_item_stored_once_or_quarantined_then_replayed(
     store_url: str, simulator: GatewaySimulator, hbsms_conn: Any
 ) -> None:
@@ -163,7 +173,7 @@ def test_fault_suite_every_item_stored_once_or_quarantined_then_replayed(
     # Pulls: a report page in UTF-8 declared as such, a reply page in GB18030 declared GBK.
     simulator.clear_faults()
     simulator.inject_fault("bad_items", "/post_report.do", encoding="utf-8", declare="UTF-8")
-    simulator.inject_fault("bad_items", "/post_deliverMsg.do")
+    _reply_pages_with_bad_items(simulator)
     simulator.queue_reports(_good_reports("pull", 30))
     simulator.inject_reply("13812340010", "pull reply")
     collector = Collector(HbSmsHook().client, store)
@@ -171,9 +181,10 @@ def test_fault_suite_every_item_stored_once_or_quarantined_then_replayed(
     assert [d.dead_letters for d in drained] == [0, 0]
     assert all(d.quarantined > 0 for d in drained)
 
-    # Every body kept as received, none dead: 2 pushes, 2 pages.
+    # Every body kept as received, none dead: 2 pushes, 3 pages.
     bodies = _rows(store, inbound)
     assert sorted((b.source, b.kind, b.state) for b in bodies) == [
+        ("pull", "replies", "partial"),
         ("pull", "replies", "partial"),
         ("pull", "reports", "partial"),
         ("push", "replies", "partial"),
@@ -219,7 +230,7 @@ def test_current_schema_stores_what_gateways_send(
     store = Store(make_engine(store_url))
     assert store.schema_version == 2
     simulator.inject_fault("bad_items", "/post_report.do")
-    simulator.inject_fault("bad_items", "/post_deliverMsg.do", encoding="gb18030", declare="GB2312")
+    _reply_pages_with_bad_items(simulator, encoding="gb18030", declare="GB2312")
     simulator.queue_reports(_good_reports("pull", 30))
     simulator.queue_reports(_good_reports("push", 30))
     Collector(HbSmsHook().client, store).drain_all()

@@ -87,6 +87,7 @@ class Intake:
         opt_out_keywords: Collection[str] = DEFAULT_OPT_OUT_KEYWORDS,
         inbound_id: int | None = None,
         raw: bool = True,
+        max_items: int | None = None,
     ) -> Ingested:
         """Read a body and store it: the body itself (unless ``inbound_id`` says it is kept
         already), every item the store can hold, and every other item in quarantine, in one
@@ -99,6 +100,9 @@ class Intake:
         :param opt_out_keywords: replies that put their sender on the opt-out list.
         :param inbound_id: the id ``keep`` returned, for a body kept already.
         :param raw: keep the body (off only to measure what keeping it costs).
+        :param max_items: more items than this make the body a dead letter, stored by a replay
+            once someone has looked at it (a pull: the protocol hands over at most 100 reports
+            or 10 replies, so more is not the gateway's answer).
         :raises Exception: the store failed (not a value): nothing of the body was committed.
         """
         if kind not in KINDS:
@@ -106,19 +110,18 @@ class Intake:
         try:
             read: Any = read_reports(body) if kind == "reports" else read_replies(body)
         except XmlBodyError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            letter = keep_dead_letter(
-                self.store.engine, kind, source, body, error, route, inbound_id
-            )
-            log.warning("%s %s body kept as dead letter %d: %s", source, kind, letter, error)
-            return Ingested(inbound_id, dead_letter=letter, error=error)
+            return self._dead(kind, source, route, body, f"{type(exc).__name__}: {exc}", inbound_id)
+        count = len(read.items) + len(read.refused)
+        if max_items is not None and count > max_items:
+            error = f"ReplyTooLargeError: {count} items in one body (at most {max_items})"
+            return self._dead(kind, source, route, body, error, inbound_id)
         if kind == "replies":
             # Attribution reads the sent messages: index what waits first, page by page and
             # outside this transaction.
             expand_pending(self.store.engine)
 
         def work(connection: Connection, careful: bool = False) -> Ingested:
-            items = len(read.items) + len(read.refused)
+            items = count
             kept = inbound_id
             if kept is None and raw:
                 kept = keep_raw(connection, kind, source, route, body, STORED, items)
@@ -143,3 +146,10 @@ class Intake:
             return result
 
         return run_storing(self.store.engine, work)
+
+    def _dead(
+        self, kind: str, source: str, route: str, body: bytes, error: str, inbound_id: int | None
+    ) -> Ingested:
+        letter = keep_dead_letter(self.store.engine, kind, source, body, error, route, inbound_id)
+        log.warning("%s %s body kept as dead letter %d: %s", source, kind, letter, error)
+        return Ingested(inbound_id, dead_letter=letter, error=error)
