@@ -120,12 +120,6 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         ],
-        "plugins": [
-            {
-                "name": "hbsms_receiver",
-                "plugin-class": "airflow_provider_hbsms.receiver.plugin.HbSmsReceiverPlugin",
-            }
-        ],
         "config": {
             "hbsms": {
                 "description": "Settings of the HB SMS provider.",
