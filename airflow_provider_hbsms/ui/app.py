@@ -5,13 +5,19 @@ its DAG permissions: a user sees a campaign only if the auth manager lets them r
 that sent it. Only the charting library is served without a login.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: FastAPI reads the routes' annotations
+# (``GetUserDep``) at run time.
 from html import escape
 from importlib.resources import files
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+from airflow.api_fastapi.core_api.security import (
+    GetUserDep,
+    requires_access_dag,
+    requires_authenticated,
+)
 from fastapi import Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -36,19 +42,12 @@ def _map_index(value: str) -> int:
         return -1
 
 
-def create_app(store_factory: Callable[[], Store] | None = None) -> FastAPI:
+def create_app(store_factory: "Callable[[], Store] | None" = None) -> FastAPI:
     """The campaign view's app.
 
     :param store_factory: opens the store (default: ``open_store()``, the ``[hbsms]``
         settings).
     """
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-    from airflow.api_fastapi.core_api.security import (
-        GetUserDep,
-        requires_access_dag,
-        requires_authenticated,
-    )
-
     if store_factory is None:
         from airflow_provider_hbsms.store import open_store
 
@@ -59,7 +58,7 @@ def create_app(store_factory: Callable[[], Store] | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
     def section(
-        store: Store, key: str
+        store: "Store", key: str
     ) -> tuple[queries.Funnel, queries.Timeline, list[dict[str, Any]]]:
         return (
             queries.campaign_funnel(store, key),
@@ -84,10 +83,7 @@ def create_app(store_factory: Callable[[], Store] | None = None) -> FastAPI:
         where = f"task <code>{escape(task_id)}</code> of run <code>{escape(run_id)}</code>"
         if key is not None:
             return render_page(
-                "Campaign",
-                [section(store, key)],
-                inline_library=False,
-                subtitle=f"Sent by {where}.",
+                "Campaign", [section(store, key)], inline_library=False, show_title=False
             )
         keys = queries.campaigns_of_run(store, dag_id, run_id)
         sections = [section(store, k) for k in keys]
@@ -130,7 +126,9 @@ def create_app(store_factory: Callable[[], Store] | None = None) -> FastAPI:
         funnel = queries.campaign_funnel(store, key)
         if funnel.dag_id != dag_id:  # the permission checked must be the campaign's DAG's
             return render_page("Campaign", [], inline_library=False)
-        return render_page("Campaign", [section(store, key)], inline_library=False)
+        return render_page(
+            "Campaign", [section(store, key)], inline_library=False, show_title=False
+        )
 
     @app.get(
         "/overview",

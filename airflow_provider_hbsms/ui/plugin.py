@@ -1,8 +1,8 @@
 """The campaign view in the Airflow UI, as a plugin (``fastapi_apps`` + ``external_views``).
 
 Registered through the ``airflow.plugins`` entry point, so a default Airflow loads it. It adds
-a "Campaign" tab to every task instance and DAG run, and "HB SMS campaigns" to the
-navigation; each opens a page of ``ui.app`` (mounted at ``/hbsms-campaigns``) in the UI's frame.
+a "Campaign" tab to every task instance, a "Campaigns" tab to every DAG run, and "Campaigns"
+(recent campaigns) to the navigation; each opens a page of ``ui.app`` (mounted at ``/hbsms-campaigns``) in the UI's frame.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class HbSmsCampaignViewPlugin(AirflowPlugin):
             "href": f"{URL_PREFIX}/run?dag_id={{DAG_ID}}&run_id={{RUN_ID}}",
         },
         {
-            "name": "HB SMS campaigns",
+            "name": "Campaigns",
             "destination": "nav",
             "url_route": "hbsms-campaigns",
             "href": f"{URL_PREFIX}/overview",

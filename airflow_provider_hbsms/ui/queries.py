@@ -102,11 +102,14 @@ class Timeline:
     """Cumulative counts at points in time (UTC ISO strings), for the chart.
 
     :param times: the points.
+    :param labels: the points as the chart's axis shows them (``+12s`` for short spans,
+        ``08:30:05`` within a day, ``12-01 08:30`` beyond).
     :param series: each count's values at those points (sent, accepted, delivered, failed,
         replies).
     """
 
     times: list[str]
+    labels: list[str]
     series: dict[str, list[int]]
 
     def as_dict(self) -> dict[str, Any]:
@@ -217,7 +220,7 @@ def campaign_timeline(store: Store, campaign_key: str, points: int = 40) -> Time
             events["replies"].append((_aware(received_at), 1))
     stamps = [at for series in events.values() for at, _ in series]
     if not stamps:
-        return Timeline([], {name: [] for name in events})
+        return Timeline([], [], {name: [] for name in events})
     start, end = min(stamps), max(stamps)
     span = (end - start).total_seconds()
     steps = max(points - 1, 1) if span > 0 else 1
@@ -225,7 +228,16 @@ def campaign_timeline(store: Store, campaign_key: str, points: int = 40) -> Time
         datetime.fromtimestamp(start.timestamp() + span * i / steps, UTC) for i in range(steps + 1)
     ]
     series = {name: _cumulative(values, times) for name, values in events.items()}
-    return Timeline([t.isoformat(timespec="seconds") for t in times], series)
+    return Timeline([t.isoformat(timespec="seconds") for t in times], _labels(times, span), series)
+
+
+def _labels(times: list[datetime], span: float) -> list[str]:
+    """Axis labels: seconds from the start when the span is short, else clock times (UTC)."""
+    if span < 120:
+        return [f"+{(t - times[0]).total_seconds():.1f}s" for t in times]
+    if span < 86400:
+        return [f"{t:%H:%M:%S}" for t in times]
+    return [f"{t:%m-%d %H:%M}" for t in times]
 
 
 def _cumulative(events: list[tuple[datetime, int]], times: list[datetime]) -> list[int]:

@@ -29,19 +29,22 @@ _STYLE = """
 * { box-sizing:border-box; }
 body { margin:0; padding:20px 24px 32px; background:var(--bg); color:var(--fg);
   font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,
-  "Noto Sans","Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif; }
+  "Noto Sans","Noto Sans CJK SC","PingFang SC","Microsoft YaHei","WenQuanYi Zen Hei",
+  sans-serif; }
 h1 { font-size:20px; margin:0 0 2px; font-weight:600; }
 h2 { font-size:15px; margin:0 0 10px; font-weight:600; }
 a { color:var(--sent); text-decoration:none; } a:hover { text-decoration:underline; }
-.sub { color:var(--muted); font-size:13px; margin-bottom:16px; word-break:break-all; }
+.sub { color:var(--muted); font-size:13px; margin-bottom:14px; overflow-wrap:anywhere; }
 .sub code { background:#edf2f7; padding:1px 5px; border-radius:4px; }
 .campaign { margin-bottom:28px; }
-.tiles { display:grid; grid-template-columns:repeat(auto-fill,minmax(118px,1fr)); gap:10px;
-  margin-bottom:14px; }
+.campaign > h2 { font-size:17px; margin-bottom:2px; overflow-wrap:anywhere; }
+.tiles { display:grid; grid-template-columns:repeat(5,1fr); gap:10px; margin-bottom:14px; }
+@media (min-width:1180px) { .tiles { grid-template-columns:repeat(10,1fr); } }
+@media (max-width:520px) { .tiles { grid-template-columns:repeat(2,1fr); } }
 .tile { background:var(--card); border:1px solid var(--line); border-radius:8px;
   padding:10px 12px; border-top:3px solid var(--line); }
-.tile .label { color:var(--muted); font-size:12px; text-transform:uppercase;
-  letter-spacing:.04em; }
+.tile .label { color:var(--muted); font-size:11px; text-transform:uppercase;
+  letter-spacing:.04em; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
 .tile .n { font-size:22px; font-weight:600; font-variant-numeric:tabular-nums; }
 .tile .pct { color:var(--muted); font-size:12px; margin-left:4px; }
 .tile.sent { border-top-color:var(--sent); }
@@ -54,6 +57,8 @@ a { color:var(--sent); text-decoration:none; } a:hover { text-decoration:underli
 .grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(340px,1fr)); gap:14px; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:14px; }
 .chart { position:relative; height:240px; }
+.card.wide { grid-column:span 2; }
+@media (max-width:760px) { .card.wide { grid-column:auto; } }
 table { border-collapse:collapse; width:100%; font-size:13px; }
 th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line); }
 th { color:var(--muted); font-weight:600; font-size:12px; text-transform:uppercase; }
@@ -74,7 +79,6 @@ _SCRIPT = """
   Chart.defaults.color = color("muted");
   Chart.defaults.animation = false;
   const data = JSON.parse(document.getElementById("hbsms-data").textContent);
-  const short = (iso) => iso.slice(11, 19);
   data.campaigns.forEach((c, i) => {
     const stageColor = {rows: "#a0aec0", valid: "#718096", sent: color("sent"),
       accepted: color("accepted"), delivered: color("delivered")};
@@ -92,7 +96,7 @@ _SCRIPT = """
       backgroundColor: color(name), pointRadius: 0, borderWidth: 2, tension: 0.2});
     new Chart(document.getElementById("timeline-" + i), {
       type: "line",
-      data: {labels: t.times.map(short), datasets: [line("sent", "sent"),
+      data: {labels: t.labels, datasets: [line("sent", "sent"),
         line("accepted", "accepted"), line("delivered", "delivered"),
         line("failed", "failed"), line("replies", "replies")]},
       options: {maintainAspectRatio: false, interaction: {mode: "index", intersect: false},
@@ -111,7 +115,7 @@ _SCRIPT = """
             reasons.map((r, k) => ["#c53030", "#e53e3e", "#fc8181", "#9b2c2c",
               "#feb2b2"][k % 5]))}]},
       options: {maintainAspectRatio: false,
-        plugins: {legend: {position: "right", labels: {boxWidth: 12}}}},
+        plugins: {legend: {position: "bottom", labels: {boxWidth: 12}}}},
     });
   });
   document.body.dataset.chartsReady = "true";
@@ -133,6 +137,7 @@ def render_page(
     static_prefix: str = "static/",
     subtitle: str = "",
     links: dict[str, str] | None = None,
+    show_title: bool = True,
 ) -> str:
     """The HTML of one or more campaigns.
 
@@ -143,6 +148,8 @@ def render_page(
     :param static_prefix: where the served page loads the library from.
     :param subtitle: a line under the heading.
     :param links: campaign key -> URL of the campaign's own page (the run view links them).
+    :param show_title: show ``title`` as the page's heading (a single campaign's section has
+        its own).
     """
     data = {
         "campaigns": [
@@ -165,7 +172,7 @@ def render_page(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{escape(title)}</h1>"
+        + (f"<h1>{escape(title)}</h1>" if show_title else "")
         + (f'<div class="sub">{subtitle}</div>' if subtitle else "")
         + body
         + f'<script type="application/json" id="hbsms-data">{payload}</script>'
@@ -243,7 +250,7 @@ def _section(i: int, funnel: Funnel, replies: list[dict[str, Any]], link: str | 
         f'<canvas id="outcome-{i}" aria-label="outcome"></canvas></div></div>'
         f'<div class="card"><h2>Failed by reason</h2>{_reasons(funnel)}'
         f'<h2 style="margin-top:14px">Batches</h2>{_batches(funnel)}</div>'
-        f'<div class="card" style="grid-column:1/-1"><h2>Latest replies</h2>{_replies(replies)}'
+        f'<div class="card wide"><h2>Latest replies</h2>{_replies(replies)}'
         "</div></div></section>"
     )
 
@@ -265,7 +272,7 @@ def _tiles(funnel: Funnel) -> str:
         ("delivered", "delivered", funnel.delivered, pct(funnel.delivered, funnel.sent)),
         ("failed", "failed", funnel.failed, pct(funnel.failed, funnel.sent)),
         ("pending", "pending", funnel.pending, ""),
-        ("unknown_batches", "unknown batches", len(funnel.unknown_batches), ""),
+        ("unknown_batches", "unknown", len(funnel.unknown_batches), ""),
         ("replies", "replies", funnel.replies, ""),
         ("opt_outs", "opt-outs", funnel.opt_outs, ""),
     ]

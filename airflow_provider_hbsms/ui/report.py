@@ -82,7 +82,10 @@ def write_report(
     ]
     title = "Campaign report" if len(sections) == 1 else "Campaigns report"
     html = directory / f"{stem}.html"
-    html.write_text(render_page(title, sections, inline_library=True), encoding="utf-8")
+    html.write_text(
+        render_page(title, sections, inline_library=True, show_title=len(sections) > 1),
+        encoding="utf-8",
+    )
     funnels = [funnel for funnel, _, _ in sections]
     image = directory / f"{stem}.png" if png and sections else None
     if image is not None and not draw_funnel_png(funnels, image):
