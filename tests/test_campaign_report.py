@@ -137,7 +137,7 @@ def test_report_operator_reports_the_runs_campaigns(campaign, hbsms_store, tmp_p
 
 def test_page_escapes_what_it_shows(hbsms_store) -> None:
     funnel = queries.Funnel('<script>alert("x")</script>')
-    timeline = queries.Timeline([], {})
+    timeline = queries.Timeline([], [], {})
     page = render_page("T", [(funnel, timeline, [])], inline_library=False)
     assert '<script>alert("x")' not in page
     assert f'<script src="static/{CHART_JS}">' in page

@@ -2,7 +2,8 @@
 
 Registered through the ``airflow.plugins`` entry point, so a default Airflow loads it. It adds
 a "Campaign" tab to every task instance, a "Campaigns" tab to every DAG run, and "Campaigns"
-(recent campaigns) to the navigation; each opens a page of ``ui.app`` (mounted at ``/hbsms-campaigns``) in the UI's frame.
+(recent campaigns) to the navigation; each opens a page of ``ui.app`` (mounted at
+``/hbsms-campaigns``) in the UI's frame.
 """
 
 from __future__ import annotations
