@@ -4,7 +4,9 @@ An upstream task builds the recipients (here a small DataFrame; in practice a qu
 job's output), the personalized send texts each of them exactly once across retries, a
 deferrable sensor waits for the delivery reports (pulling them into the store), the replies
 are pulled (opt-outs land on the opt-out list), and the loader copies reports, per-message
-statuses and replies into the warehouse connection ``hbsms_warehouse``.
+statuses and replies into the warehouse connection ``hbsms_warehouse``, and the campaign's
+report (a self-contained HTML page and a PNG of the funnel) is written under
+``$AIRFLOW_HOME/hbsms_reports``.
 
 Connections: ``hbsms_default`` (the gateway) and ``hbsms_warehouse`` (any common-sql database).
 """
@@ -18,6 +20,7 @@ from airflow.sdk import Asset, dag, task
 
 from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
 from airflow_provider_hbsms.operators.load import HbSmsLoadToSqlOperator
+from airflow_provider_hbsms.operators.report import HbSmsCampaignReportOperator
 from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
 from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
 
@@ -68,7 +71,9 @@ def hbsms_example_campaign() -> None:
         task_id="load_to_warehouse", sql_conn_id="hbsms_warehouse", outlets=[WAREHOUSE_REPORTS]
     )
 
-    delivered >> replies >> load
+    report = HbSmsCampaignReportOperator(task_id="campaign_report", campaign_key=send.output)
+
+    delivered >> replies >> [load, report]
 
 
 hbsms_example_campaign()

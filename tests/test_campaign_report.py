@@ -128,8 +128,8 @@ def test_report_files_are_self_contained(campaign, hbsms_store, tmp_path) -> Non
 def test_report_operator_reports_the_runs_campaigns(campaign, hbsms_store, tmp_path) -> None:
     report = HbSmsCampaignReportOperator(task_id="report", output_dir=str(tmp_path))
     result = report.execute(context("report"))
-    assert result["html"].endswith(".html")
-    assert result["png"].endswith(".png")
+    assert result["html"] == str(tmp_path / "send.html")
+    assert result["png"] == str(tmp_path / "send.png")
     (counts,) = result["campaigns"]
     assert (counts["campaign_key"], counts["delivered"]) == (campaign["campaign_key"], 23)
     json.dumps(result)  # fits in XCom

@@ -78,7 +78,8 @@ class HbSmsCampaignReportOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         keys = self._keys(context)
         store = open_store(url=self.store_url, conn_id=self.store_conn_id)
-        files = write_report(store, keys, self._directory(context), png=self.png)
+        stem = _stem(keys, context["ti"])
+        files = write_report(store, keys, self._directory(context), stem=stem, png=self.png)
         for funnel in files.funnels:
             self.log.info(
                 "%d sent, %d accepted, %d delivered, %d failed, %d pending, %d replies, "
@@ -105,3 +106,14 @@ class HbSmsCampaignReportOperator(BaseOperator):
                 for f in files.funnels
             ],
         }
+
+
+def _stem(keys: list[str], ti: Any) -> str | None:
+    """The send task's id (and map index) for a default key of this run, as the files'
+    name (the folder names the DAG and run already); else the default from the key."""
+    if len(keys) != 1:
+        return "campaigns" if keys else None
+    parts = keys[0].split("/")
+    if len(parts) >= 3 and parts[0] == ti.dag_id and parts[2] == ti.run_id:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join([parts[1], *parts[3:]]))
+    return None
