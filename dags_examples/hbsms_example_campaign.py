@@ -23,6 +23,7 @@ from airflow_provider_hbsms.operators.load import HbSmsLoadToSqlOperator
 from airflow_provider_hbsms.operators.report import HbSmsCampaignReportOperator
 from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
 from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
+from airflow_provider_hbsms.sensors.reply import HbSmsReplySensor
 
 WAREHOUSE_REPORTS = Asset("hbsms://warehouse/reports")
 
@@ -49,6 +50,7 @@ def hbsms_example_campaign() -> None:
             }
         )
 
+    # --8<-- [start:send]
     send = HbSmsPersonalizedSendOperator(
         task_id="send_reminders",
         input=recipients(),
@@ -56,7 +58,9 @@ def hbsms_example_campaign() -> None:
         ext="88",
         send_window=("00:00", "23:59"),
     )
+    # --8<-- [end:send]
 
+    # --8<-- [start:delivery_sensor]
     delivered = HbSmsDeliveryReportSensor(
         task_id="wait_for_delivery",
         campaign_key=send.output,
@@ -64,16 +68,35 @@ def hbsms_example_campaign() -> None:
         poke_interval=2,
         timeout=300,
     )
+    # --8<-- [end:delivery_sensor]
 
+    # --8<-- [start:reply_sensor]
+    first_answer = HbSmsReplySensor(
+        task_id="wait_for_an_answer",
+        campaign_key=send.output,  # replies to this campaign's messages only
+        deferrable=True,
+        poke_interval=2,
+        timeout=300,
+    )
+    # --8<-- [end:reply_sensor]
+
+    # --8<-- [start:collect]
     replies = HbSmsCollectOperator(task_id="collect_replies", reports=False)
 
+    # --8<-- [end:collect]
+
+    # --8<-- [start:load]
     load = HbSmsLoadToSqlOperator(
         task_id="load_to_warehouse", sql_conn_id="hbsms_warehouse", outlets=[WAREHOUSE_REPORTS]
     )
 
-    report = HbSmsCampaignReportOperator(task_id="campaign_report", campaign_key=send.output)
+    # --8<-- [end:load]
 
-    delivered >> replies >> [load, report]
+    # --8<-- [start:report]
+    report = HbSmsCampaignReportOperator(task_id="campaign_report", campaign_key=send.output)
+    # --8<-- [end:report]
+
+    [delivered, first_answer] >> replies >> [load, report]
 
 
 hbsms_example_campaign()

@@ -32,6 +32,7 @@ def _no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
+# --8<-- [start:helpers]
 def context(task_id: str = "send") -> dict[str, Any]:
     return {"ti": SimpleNamespace(dag_id="d", task_id=task_id, run_id=RUN, map_index=-1)}
 
@@ -42,6 +43,10 @@ def frame(n: int) -> pd.DataFrame:
     )
 
 
+# --8<-- [end:helpers]
+
+
+# --8<-- [start:mocked_send]
 def test_personalized_send_with_a_mocked_hook(hbsms_gateway, hbsms_store: Store) -> None:
     send = HbSmsPersonalizedSendOperator(
         task_id="send", input=frame(250), template="{name}，您好", ext="88"
@@ -57,6 +62,9 @@ def test_personalized_send_with_a_mocked_hook(hbsms_gateway, hbsms_store: Store)
     assert len(hbsms_gateway.messages) == 250
 
 
+# --8<-- [end:mocked_send]
+
+
 def test_bulk_send_checks_the_balance_first(hbsms_store: Store) -> None:
     with mock_hbsms_hook(FakeHbSmsClient(balance=3)) as gateway:
         send = HbSmsSendOperator(task_id="send", input=frame(10), content="通知")
@@ -65,6 +73,7 @@ def test_bulk_send_checks_the_balance_first(hbsms_store: Store) -> None:
     assert gateway.messages == []
 
 
+# --8<-- [start:mocked_sensor]
 def test_delivery_sensor_and_collect_with_a_mocked_hook(hbsms_gateway, hbsms_store) -> None:
     result = HbSmsSendOperator(task_id="send", input=frame(5), content="通知", ext="7").execute(
         context()
@@ -83,6 +92,9 @@ def test_delivery_sensor_and_collect_with_a_mocked_hook(hbsms_gateway, hbsms_sto
     assert hbsms_store.opt_outs.all() == {"13900000001"}
     (reply,) = hbsms_store.replies.find()
     assert reply.campaign_key == result["campaign_key"]
+
+
+# --8<-- [end:mocked_sensor]
 
 
 def test_reply_sensor_with_a_mocked_hook(hbsms_gateway, hbsms_store) -> None:
