@@ -68,7 +68,8 @@ def public_classes() -> set[str]:
     for name in _all_modules():
         module = importlib.import_module(name)
         for attr, value in vars(module).items():
-            if inspect.isclass(value) and issubclass(value, HbSmsError) and not attr.startswith("_"):
+            is_error = inspect.isclass(value) and issubclass(value, HbSmsError)
+            if is_error and not attr.startswith("_"):
                 names.add(attr)
     return names
 
@@ -90,6 +91,6 @@ def test_every_gateway_code_has_a_troubleshooting_row() -> None:
     for endpoint, codes in ERROR_CODES.items():
         for code, entry in codes.items():
             assert code in documented, f"{endpoint.path} code {code} has no row"
-            assert any(
-                c == code and entry.error.__name__ in line for c, line in rows
-            ), f"{code}: the row does not name {entry.error.__name__}"
+            assert any(c == code and entry.error.__name__ in line for c, line in rows), (
+                f"{code}: the row does not name {entry.error.__name__}"
+            )
