@@ -71,6 +71,29 @@ def test_funnel_counts_every_stage(campaign, hbsms_store) -> None:
     ]
 
 
+def test_unregistered_campaign_is_named_by_its_key(hbsms_store) -> None:
+    from airflow_provider_hbsms.store.sent import SentColumns
+
+    key = "older_dag/send/manual__2026-11-01T00:00:00+00:00"
+    messages = SentColumns(["m1"], ["13900000001"], [""], [1])
+    hbsms_store.ledger.claim(
+        batch_key="b0",
+        campaign_key=key,
+        batch_no=0,
+        endpoint="/hSmsSend.do",
+        content_hash="h",
+        submitted=1,
+        segments=1,
+        messages=messages,
+    )
+    hbsms_store.ledger.settle("b0", "accepted", accepted=1)
+    funnel = queries.campaign_funnel(hbsms_store, key)
+    assert (funnel.dag_id, funnel.task_id) == ("older_dag", "send")
+    assert (funnel.rows, funnel.sent, funnel.accepted, funnel.pending) == (None, 1, 1, 1)
+    assert [s[0] for s in funnel.stages()] == ["sent", "accepted", "delivered"]
+    assert queries.campaigns_of_run(hbsms_store, "older_dag", funnel.run_id) == [key]
+
+
 def test_unknown_batches_are_listed(campaign, hbsms_store) -> None:
     key = campaign["campaign_key"]
     (batch,) = hbsms_store.ledger.batches(key).values()

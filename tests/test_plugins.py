@@ -59,3 +59,14 @@ def test_one_registration_only() -> None:
     # A plugin listed in the provider info too would be loaded twice when
     # lazy_discover_providers is False ("already registered").
     assert "plugins" not in get_provider_info()
+
+
+def test_project_urls_for_the_providers_page() -> None:
+    # Airflow's Providers page links to the Documentation URL.
+    from importlib.metadata import metadata
+
+    urls = dict(
+        entry.split(", ", 1) for entry in metadata("airflow-provider-hbsms").get_all("Project-URL")
+    )
+    assert set(urls) >= {"Documentation", "Source", "Changelog"}
+    assert all(url.startswith("https://") for url in urls.values())

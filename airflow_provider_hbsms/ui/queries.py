@@ -128,6 +128,11 @@ def campaign_funnel(store: Store, campaign_key: str) -> Funnel:
         funnel.left_out = record.opted_out + record.duplicates
         funnel.planned = record.messages
         funnel.started_at, funnel.updated_at = record.created_at, record.updated_at
+    else:
+        # Not registered (sent by an earlier version): a default key names its task instance.
+        listing = _listing(campaign_key, None, datetime.now(UTC))
+        funnel.dag_id, funnel.task_id = listing["dag_id"], listing["task_id"]
+        funnel.run_id = listing["run_id"]
     batches = store.ledger.batches(campaign_key)
     for batch in batches.values():
         funnel.batches[batch.state] = funnel.batches.get(batch.state, 0) + 1
