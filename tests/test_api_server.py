@@ -337,7 +337,7 @@ def test_browser_shows_the_campaign_of_the_example_run(
     )
     assert run_counts == counts
     # The page alone, whole, as the frame shows it.
-    browser.set_window_size(1280, 1900)
+    browser.set_window_size(1280, 1000)
     browser.get(
         f"{api_server.base_url}/hbsms-campaigns/campaign?dag_id={DAG_ID}"
         f"&run_id={quote(example_run, safe='')}&task_id=send_reminders&map_index=-1"

@@ -36,18 +36,24 @@ def simulated_account(**changes: Any) -> SimAccount:
 def connection_for(
     simulator: GatewaySimulator, conn_id: str = "hbsms_default", **extra: Any
 ) -> Connection:
-    """An ``hbsms`` connection to ``simulator`` with the test account (extras overridable)."""
+    """An ``hbsms`` connection to ``simulator`` with its first account's credentials, service
+    and channel number (extras overridable)."""
     from airflow.sdk import Connection
 
+    account = simulator.config.accounts[0] if simulator.config.accounts else simulated_account()
     host, port = simulator.base_url.removeprefix("http://").split(":")
-    extras = {"corp_service": TEST_SERVICE, "channel_number": TEST_CHANNEL, **extra}
+    extras = {
+        "corp_service": account.services[0] if account.services else "",
+        "channel_number": account.channel_number,
+        **extra,
+    }
     return Connection(
         conn_id=conn_id,
         conn_type="hbsms",
         host=host,
         port=int(port),
         schema="http",
-        login=TEST_CORP_ID,
-        password=TEST_PASSWORD,
+        login=account.corp_id,
+        password=account.corp_pwd,
         extra=json.dumps(extras),
     )
