@@ -172,7 +172,7 @@ class _HbSmsCampaignOperator(BaseOperator):
         )
         result = summarize(plan, report, key)
         self.log.info(
-            "%d accepted of %d sent in %d batches; %d skipped as sent by an earlier try, "
+            "%d accepted of %d sent in %d batch(es); %d skipped as sent by an earlier try, "
             "%d dropped by the gateway, %d billed segments",
             report.accepted,
             report.submitted,
