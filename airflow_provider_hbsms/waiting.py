@@ -13,6 +13,7 @@ checks in a row failed than the user allows, with the last error. Errors a retry
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -140,15 +141,35 @@ class DeliveryCondition(_StoreAccess):
         done = summary.is_final or summary.total == 0
         if self.min_delivered_fraction is not None and summary.total:
             done = done or summary.delivered_fraction >= self.min_delivered_fraction
-        log.info(
-            "Delivery of %s: %d delivered, %d failed, %d pending of %d",
-            self.campaign_key or f"{len(self.msg_ids or [])} msg_ids",
-            summary.delivered,
-            summary.failed,
-            summary.pending,
-            summary.total,
-        )
+        _log_delivery(self.campaign_key or f"{len(self.msg_ids or [])} msg_ids", summary)
         return summary.as_dict() if done else None
+
+
+#: Seconds between "no change" lines while a wait's counts stay the same.
+HEARTBEAT_SECONDS = 300.0
+#: What each wait last logged, per subject: its counts, when (monotonic), since when unchanged.
+_logged: dict[str, tuple[tuple[int, int, int, int], float, float]] = {}
+
+
+def _log_delivery(subject: str, summary: Any) -> None:
+    """A line when the counts change (the first one names what is waited for), and a
+    heartbeat every ``HEARTBEAT_SECONDS`` while they do not."""
+    counts = (summary.delivered, summary.failed, summary.pending, summary.total)
+    now = time.monotonic()
+    last = _logged.get(subject)
+    if last is not None and last[0] == counts and now - last[1] < HEARTBEAT_SECONDS:
+        return
+    if last is None and len(_logged) >= 1000:  # a long-lived triggerer sees many waits
+        _logged.pop(next(iter(_logged)))
+    unchanged_since = last[2] if last is not None and last[0] == counts else now
+    _logged[subject] = (counts, now, unchanged_since)
+    line = "%d delivered, %d failed, %d pending of %d"
+    if last is None:
+        log.info(line + " (delivery of %s)", *counts, subject)
+    elif last[0] == counts:
+        log.info(line + " (no change for %.0f min)", *counts, (now - unchanged_since) / 60)
+    else:
+        log.info(line, *counts)
 
 
 @dataclass

@@ -34,6 +34,7 @@ def hbsms_bulk_notice() -> None:
         pd.DataFrame({"phone": numbers}).to_parquet(path)
         return path
 
+    # --8<-- [start:send]
     HbSmsSendOperator(
         task_id="send_notice",
         input=export_recipients(),
@@ -43,6 +44,7 @@ def hbsms_bulk_notice() -> None:
         timezone="Asia/Shanghai",
         outside_window="wait",
     )
+    # --8<-- [end:send]
 
 
 hbsms_bulk_notice()

@@ -23,6 +23,7 @@ from airflow_provider_hbsms.operators.load import HbSmsLoadToSqlOperator
     tags=["hbsms", "example"],
 )
 def hbsms_collect_and_load() -> None:
+    # --8<-- [start:collect_and_load]
     collect = HbSmsCollectOperator(task_id="collect", max_lag=timedelta(hours=12))
     load = HbSmsLoadToSqlOperator(
         task_id="load",
@@ -30,6 +31,7 @@ def hbsms_collect_and_load() -> None:
         outlets=[Asset("hbsms://warehouse/reports")],
     )
     collect >> load
+    # --8<-- [end:collect_and_load]
 
 
 hbsms_collect_and_load()

@@ -5,8 +5,9 @@ job's output) and writes them to a Parquet file, handing on only its path: recip
 and names then stay out of XCom and the metadata database. The personalized send texts each
 of them exactly once across retries, a deferrable sensor waits for the delivery reports
 (pulling them into the store), the replies are pulled (opt-outs land on the opt-out list),
-and the loader copies reports, per-message statuses and replies into the warehouse
-connection ``hbsms_warehouse``.
+the loader copies reports, per-message statuses and replies into the warehouse connection
+``hbsms_warehouse``, and the campaign's report (a self-contained HTML page and a PNG of the
+funnel) is written under ``$AIRFLOW_HOME/hbsms_reports``.
 
 Connections: ``hbsms_default`` (the gateway) and ``hbsms_warehouse`` (any common-sql database).
 """
@@ -21,8 +22,10 @@ from airflow.sdk import Asset, dag, task
 
 from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
 from airflow_provider_hbsms.operators.load import HbSmsLoadToSqlOperator
+from airflow_provider_hbsms.operators.report import HbSmsCampaignReportOperator
 from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
 from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
+from airflow_provider_hbsms.sensors.reply import HbSmsReplySensor
 
 WAREHOUSE_REPORTS = Asset("hbsms://warehouse/reports")
 
@@ -58,6 +61,7 @@ def hbsms_example_campaign() -> None:
         frame.to_parquet(path, index=False)
         return str(path)
 
+    # --8<-- [start:send]
     send = HbSmsPersonalizedSendOperator(
         task_id="send_reminders",
         input=recipients(),
@@ -65,7 +69,9 @@ def hbsms_example_campaign() -> None:
         ext="88",
         send_window=("00:00", "23:59"),
     )
+    # --8<-- [end:send]
 
+    # --8<-- [start:delivery_sensor]
     delivered = HbSmsDeliveryReportSensor(
         task_id="wait_for_delivery",
         campaign_key=send.output,
@@ -73,14 +79,35 @@ def hbsms_example_campaign() -> None:
         poke_interval=2,
         timeout=300,
     )
+    # --8<-- [end:delivery_sensor]
 
+    # --8<-- [start:reply_sensor]
+    first_answer = HbSmsReplySensor(
+        task_id="wait_for_an_answer",
+        campaign_key=send.output,  # replies to this campaign's messages only
+        deferrable=True,
+        poke_interval=2,
+        timeout=300,
+    )
+    # --8<-- [end:reply_sensor]
+
+    # --8<-- [start:collect]
     replies = HbSmsCollectOperator(task_id="collect_replies", reports=False)
 
+    # --8<-- [end:collect]
+
+    # --8<-- [start:load]
     load = HbSmsLoadToSqlOperator(
         task_id="load_to_warehouse", sql_conn_id="hbsms_warehouse", outlets=[WAREHOUSE_REPORTS]
     )
 
-    delivered >> replies >> load
+    # --8<-- [end:load]
+
+    # --8<-- [start:report]
+    report = HbSmsCampaignReportOperator(task_id="campaign_report", campaign_key=send.output)
+    # --8<-- [end:report]
+
+    [delivered, first_answer] >> replies >> [load, report]
 
 
 hbsms_example_campaign()

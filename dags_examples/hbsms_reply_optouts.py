@@ -17,6 +17,7 @@ from airflow.sdk import Asset, AssetWatcher, dag, task
 
 from airflow_provider_hbsms.triggers.reply import HbSmsReplyEventTrigger
 
+# --8<-- [start:event_trigger]
 OPT_OUT_REPLIES = Asset(
     "hbsms://replies/opt-outs",
     watchers=[
@@ -28,6 +29,7 @@ OPT_OUT_REPLIES = Asset(
         )
     ],
 )
+# --8<-- [end:event_trigger]
 
 
 @dag(

@@ -3,7 +3,8 @@
 Starts the gateway simulator on 127.0.0.1, runs the example DAG ``hbsms_example_campaign``
 (recipients from an upstream task -> personalized send -> wait for delivery reports -> load
 them into a warehouse table) with ``airflow dags test`` in a fresh AIRFLOW_HOME under
-``var/demo``, and prints what happened.
+``var/demo``, and prints what happened and where the campaign's report (HTML page, PNG of
+the funnel) was written.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ def main() -> int:
         print("\n".join(log.read_text().splitlines()[-40:]))
         return 1
     _summary(received, time.monotonic() - started)
+    _report_paths()
     return 0
 
 
@@ -135,6 +137,19 @@ def _summary(received: list, seconds: float) -> None:  # type: ignore[type-arg]
             except sqlite3.OperationalError:
                 count = "missing"
             print(f"  warehouse table {table}: {count} rows")
+
+
+def _report_paths() -> None:
+    """Where the DAG's report task wrote the campaign's report."""
+    pages = sorted((HOME / "hbsms_reports").rglob("*.html"))
+    if not pages:
+        print("  campaign report: none written (see the log)")
+        return
+    for page in pages:
+        print(f"  campaign report (open in a browser): {page}")
+        image = page.with_suffix(".png")
+        if image.exists():
+            print(f"  funnel image: {image}")
 
 
 def _campaigns(store) -> dict:  # type: ignore[no-untyped-def,type-arg]

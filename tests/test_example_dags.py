@@ -113,6 +113,11 @@ def test_example_campaign_runs_end_to_end(airflow_home, simulator_factory, tmp_p
         assert db.execute("select count(*) from hbsms_reports").fetchone()[0] == 40
         assert db.execute("select count(*) from hbsms_message_status").fetchone()[0] == 40
         assert db.execute("select count(*) from hbsms_replies").fetchone()[0] == 1
+    # The report task wrote the campaign's page and funnel image.
+    (page,) = (airflow_home / "hbsms_reports" / "hbsms_example_campaign").rglob("*.html")
+    assert page.name == "send_reminders.html"
+    assert 'data-count="delivered">40<' in page.read_text(encoding="utf-8")
+    assert page.with_suffix(".png").exists()
 
 
 @pytest.mark.airflow_run

@@ -448,7 +448,8 @@ def _kept(messages: Messages, keep: list[bool]) -> tuple[Messages, int]:
 
 
 class _Progress:
-    """Logs batches done / total and the rate, at most every 10 seconds."""
+    """Logs progress of long sends, at most every 10 seconds: counts first, then the rate and
+    the time left (the campaign's key is logged once, when it starts)."""
 
     def __init__(self, key: str, total: int | None) -> None:
         self.key = key
@@ -460,16 +461,36 @@ class _Progress:
         if now - self.last < 10:
             return
         self.last = now
-        rate = report.submitted / max(now - self.started, 1e-9)
-        total = f"/{self.total}" if self.total else ""
+        elapsed = max(now - self.started, 1e-9)
+        rate = report.submitted / elapsed
+        if not self.total:
+            log.info(
+                "%d batches sent, %d messages, %.0f messages/s",
+                report.batches_sent,
+                report.submitted,
+                rate,
+            )
+            return
+        left = max(self.total - report.batches_sent - report.skipped_batches, 0)
+        per_batch = elapsed / max(report.batches_sent, 1)
         log.info(
-            "Campaign %s: %d%s batches sent, %d messages, %.0f messages/s",
-            self.key,
-            report.batches_sent,
-            total,
+            "%d/%d batches sent, %d messages, %.0f messages/s, about %s left",
+            report.batches_sent + report.skipped_batches,
+            self.total,
             report.submitted,
             rate,
+            _duration(left * per_batch),
         )
+
+
+def _duration(seconds: float) -> str:
+    """``1h 02m``, ``3m 05s`` or ``42s``."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
 def summarize(plan: Plan, report: SendReport | None, key: str) -> dict[str, Any]:

@@ -203,6 +203,7 @@ class _HbSmsCampaignOperator(BaseOperator):
                     )
                 ]
             )
+        self._register(campaign, plan, context)
         # Before failing too: the error lists the first rows, the rejects every one.
         self._keep_rejects(campaign, plan)
         if plan.invalid and self.on_invalid == "fail":
@@ -218,7 +219,16 @@ class _HbSmsCampaignOperator(BaseOperator):
             self.hook.client, self.store.ledger, window, total_batches=plan.batches
         )
         result = self._summary(plan, report, key)
-        self.log.info("Campaign %s: %s", key, result)
+        self.log.info(
+            "%d accepted of %d sent in %d batch(es); %d skipped as sent by an earlier try, "
+            "%d dropped by the gateway, %d billed segments",
+            report.accepted,
+            report.submitted,
+            report.batches_sent,
+            report.skipped_messages,
+            report.dropped,
+            report.segments_sent,
+        )
         if report.paused_until is not None and window is not None:  # only a window pauses
             self.log.info("Send window closed mid-campaign: resuming at %s", report.paused_until)
             self._wait_or_fail(window, report.paused_until, context)
@@ -245,6 +255,29 @@ class _HbSmsCampaignOperator(BaseOperator):
         )
         for problem in plan.problems:
             self.log.warning("invalid %s", self._shown(problem).describe())
+
+    def _register(self, campaign: Campaign, plan: Plan, context: Context) -> None:
+        """Record the task instance and the input's counts for the campaign view."""
+        from airflow_provider_hbsms.store.campaigns import CampaignRegister
+
+        ti = context["ti"]
+        CampaignRegister(self.store.engine).record(
+            campaign.key,
+            kind=self._kind,
+            dag_id=ti.dag_id,
+            task_id=ti.task_id,
+            run_id=ti.run_id,
+            map_index=_map_index(ti),
+            dry_run=self.is_dry_run,
+            rows=plan.rows,
+            valid=plan.valid,
+            invalid=plan.invalid,
+            opted_out=plan.opted_out,
+            duplicates=plan.duplicates,
+            messages=plan.messages,
+            segments=plan.segments,
+            batches=plan.batches,
+        )
 
     def _check_balance(self, campaign: Campaign, plan: Plan) -> None:
         sent = self.store.ledger.batches(campaign.key)
@@ -275,6 +308,12 @@ class _HbSmsCampaignOperator(BaseOperator):
         if self.store_rejects:
             kept = self.store.rejects.replace(campaign.key, problems())
             self.log.info("%d invalid rows kept in the store's hbsms_rejects table", kept)
+
+
+def _map_index(ti: Any) -> int:
+    """The task instance's map index; -1 when unmapped (or unknown)."""
+    value = getattr(ti, "map_index", None)
+    return value if isinstance(value, int) else -1
 
 
 class HbSmsSendOperator(_HbSmsCampaignOperator):
