@@ -21,6 +21,7 @@ from airflow_provider_hbsms.protocol.endpoints import (
 )
 from airflow_provider_hbsms.protocol.forms import decode_form, split_send_param
 from airflow_provider_hbsms.protocol.models import Credentials, Reply, Report, SendResult
+from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml, build_reports_xml
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -124,6 +125,17 @@ class FakeHbSmsClient:
                 self._replies[MAX_REPLIES_PER_BODY:],
             )
         return taken
+
+    def pull_raw(self, endpoint: Endpoint) -> bytes | None:
+        """One pull's body as the gateway would hand it over; None when nothing waits."""
+        if endpoint is Endpoint.PULL_REPORTS:
+            reports = self.fetch_reports()
+            return build_reports_xml(reports) if reports else None
+        replies = self.fetch_replies()
+        return build_replies_xml(replies) if replies else None
+
+    def pace_with(self, engine: Any) -> None:
+        """Nothing to pace: no gateway counts the calls."""
 
     def close(self) -> None:
         """Nothing to close."""
