@@ -87,6 +87,7 @@ def test_the_example_keeps_recipients_out_of_the_metadata_database(
     tmp_path,
 ) -> None:
     simulator = simulator_factory(report_delay=0.5)
+    simulator.inject_reply("13900010007", "TD", "88")  # the first answer the example waits for
     output, _, _ = _run_dag(airflow_home, "hbsms_example_campaign", simulator, tmp_path)
     recipient_numbers = [m.mobile for m in simulator.received()]
     assert len(recipient_numbers) == 40
