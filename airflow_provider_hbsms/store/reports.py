@@ -83,9 +83,13 @@ class DeliverySummary:
         return data
 
 
-def _filter(statement: Select[Any], campaign_key: str | None, msg_ids: Sequence[str] | None) -> Any:
-    if campaign_key is not None:
+def _filter(
+    statement: Select[Any], campaign_key: str | Sequence[str] | None, msg_ids: Sequence[str] | None
+) -> Any:
+    if isinstance(campaign_key, str):
         statement = statement.where(sent_messages.c.campaign_key == campaign_key)
+    elif campaign_key is not None:  # the shards of one campaign
+        statement = statement.where(sent_messages.c.campaign_key.in_(list(campaign_key)))
     if msg_ids is not None:
         statement = statement.where(sent_messages.c.msg_id.in_(list(msg_ids)))
     return statement
@@ -127,7 +131,9 @@ class ReportStore:
             return insert_ignore(connection, reports, rows, keys)
         return in_transaction(self.engine, lambda conn: insert_ignore(conn, reports, rows, keys))
 
-    def _folded(self, campaign_key: str | None, msg_ids: Sequence[str] | None) -> Select[Any]:
+    def _folded(
+        self, campaign_key: str | Sequence[str] | None, msg_ids: Sequence[str] | None
+    ) -> Select[Any]:
         """One row per sent message: expected segments and what its reports say."""
         ok = and_(reports.c.delivered == 1)
         statement = select(
@@ -167,7 +173,10 @@ class ReportStore:
         return PENDING
 
     def _first_failures(
-        self, conn: Connection, campaign_key: str | None, msg_ids: Sequence[str] | None
+        self,
+        conn: Connection,
+        campaign_key: str | Sequence[str] | None,
+        msg_ids: Sequence[str] | None,
     ) -> dict[tuple[str, str], tuple[str, str]]:
         """The first failing segment's (err, fail_desc) of each failed message."""
         statement = (
@@ -235,7 +244,7 @@ class ReportStore:
         return statuses
 
     def message_statuses(
-        self, campaign_key: str | None = None, msg_ids: Sequence[str] | None = None
+        self, campaign_key: str | Sequence[str] | None = None, msg_ids: Sequence[str] | None = None
     ) -> list[MessageStatus]:
         """Every sent message of a campaign (or with these msg_ids) and its folded status.
 
@@ -269,7 +278,7 @@ class ReportStore:
         return statuses + extra
 
     def summary(
-        self, campaign_key: str | None = None, msg_ids: Sequence[str] | None = None
+        self, campaign_key: str | Sequence[str] | None = None, msg_ids: Sequence[str] | None = None
     ) -> DeliverySummary:
         """Counts by status (in SQL: campaigns of millions of messages) and failures by reason."""
         expand_pending(self.engine)
