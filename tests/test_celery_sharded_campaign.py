@@ -184,7 +184,8 @@ def test_sharded_campaign_survives_a_killed_celery_worker(deployment, postgres_u
             [f"{DAG_ID}/send_shard/{run_id}/{i}" for i in range(SHARDS)]
         )
         assert (summary.total, summary.pending) == (ROWS, 0)
-        with sqlite3.connect(airflow.extra_env["AIRFLOW_CONN_HBSMS_WAREHOUSE"][10:]) as db:
+        warehouse = json.loads(airflow.extra_env["AIRFLOW_CONN_HBSMS_WAREHOUSE"])["host"]
+        with sqlite3.connect(warehouse) as db:
             assert db.execute("select count(*) from hbsms_reports").fetchone()[0] == ROWS
         return
     # Failed: only because some batches' outcome is unknown, and those are named.
