@@ -231,3 +231,53 @@ def test_a_retry_cannot_settle_what_the_gateway_never_processed(
         op.execute(_context(op, try_number=2))  # type: ignore[arg-type]
     assert again.value.batches == [1]
     assert len(simulator.received()) == 400  # batches 0 and 2, never batch 1
+
+
+def test_indexing_behind_a_send_uses_the_time_it_waits(
+    simulator_factory, monkeypatch, store
+) -> None:
+    """Against a gateway that takes its time, the sent messages are indexed while the send
+    waits for answers; a process busy with other work is left alone."""
+    import time
+
+    from sqlalchemy import func, select
+
+    from airflow_provider_hbsms.store.indexing import IndexBehind
+    from airflow_provider_hbsms.store.schema import sent_messages
+    from tests.fixtures.simulator import connection_for
+
+    slow = simulator_factory(latency_ms=150)  # 15 batches: a send of 2 s or more
+    monkeypatch.setenv("AIRFLOW_CONN_HBSMS_DEFAULT", connection_for(slow).as_json())
+
+    def indexed() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(sent_messages)).scalar_one())
+
+    op = HbSmsPersonalizedSendOperator(
+        task_id="send", input=_input(3000), template="{name}", store_url=str(store.engine.url)
+    )
+    result = op.execute(_context(op))  # type: ignore[arg-type]
+    assert result["accepted"] == 3000
+    assert indexed() >= 1000  # most batches but the last ones, before any reader asked
+
+    # The engine alone journals without indexing: 5 batches wait for a reader.
+    from airflow_provider_hbsms.campaign.engine import Campaign, CampaignOptions
+    from airflow_provider_hbsms.campaign.inputs import row_source
+    from airflow_provider_hbsms.campaign.rows import MessageSpec
+    from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
+
+    spec = MessageSpec("personalized", content_column="name")
+    Campaign("journal-only", spec, row_source(_input(1000)), CampaignOptions()).send(
+        HbSmsHook().client, store.ledger
+    )
+    before = indexed()
+    # busy=-1: the rest of the process always counts as busy
+    with IndexBehind(store.engine, busy=-1.0, start_after=0) as standing_back:
+        time.sleep(0.5)
+    assert (standing_back.indexed, indexed()) == (0, before)
+    with IndexBehind(store.engine, start_after=0) as indexer:
+        deadline = time.monotonic() + 10
+        while indexed() < 4000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert indexer.indexed == 5
+    assert indexed() == 4000

@@ -19,6 +19,7 @@ from airflow_provider_hbsms.campaign.window import DEFAULT_TIMEZONE, SendWindow
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.protocol.errors import HbSmsError
 from airflow_provider_hbsms.store import Store, open_store
+from airflow_provider_hbsms.store.indexing import IndexBehind
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -166,9 +167,12 @@ class _HbSmsCampaignOperator(BaseOperator):
             return result
         if self.check_balance and plan.messages:
             self._check_balance(campaign, plan)
-        report = campaign.send(
-            self.hook.client, self.store.ledger, window, total_batches=plan.batches
-        )
+        # The sent messages are indexed for matching reports on time the send waits for the
+        # gateway, so the first delivery summary finds that work done (store/indexing.py).
+        with IndexBehind.behind(self.store.ledger):
+            report = campaign.send(
+                self.hook.client, self.store.ledger, window, total_batches=plan.batches
+            )
         result = summarize(plan, report, key)
         self.log.info("Campaign %s: %s", key, result)
         if report.paused_until is not None and window is not None:  # only a window pauses

@@ -132,9 +132,13 @@ class ReportStore:
         return in_transaction(self.engine, lambda conn: insert_ignore(conn, reports, rows, keys))
 
     def _folded(
-        self, campaign_key: str | Sequence[str] | None, msg_ids: Sequence[str] | None
+        self,
+        campaign_key: str | Sequence[str] | None,
+        msg_ids: Sequence[str] | None,
+        reported_only: bool = False,
     ) -> Select[Any]:
-        """One row per sent message: expected segments and what its reports say."""
+        """One row per sent message: expected segments and what its reports say (only the
+        messages with a report, when ``reported_only``)."""
         ok = and_(reports.c.delivered == 1)
         statement = select(
             sent_messages.c.msg_id,
@@ -148,12 +152,13 @@ class ReportStore:
                 func.distinct(case((and_(ok, reports.c.sub_seq > 0), reports.c.sub_seq)))
             ).label("ok_parts"),
         ).select_from(
-            sent_messages.outerjoin(
+            sent_messages.join(
                 reports,
                 and_(
                     reports.c.msg_id == sent_messages.c.msg_id,
                     reports.c.mobile == sent_messages.c.mobile,
                 ),
+                isouter=not reported_only,
             )
         )
         statement = _filter(statement, campaign_key, msg_ids)
@@ -282,7 +287,9 @@ class ReportStore:
     ) -> DeliverySummary:
         """Counts by status (in SQL: campaigns of millions of messages) and failures by reason."""
         expand_pending(self.engine)
-        folded = self._folded(campaign_key, msg_ids).subquery()
+        # Folded over the reported messages only: a message without a report is pending, so
+        # the first summary of a large campaign does not group a million unreported rows.
+        folded = self._folded(campaign_key, msg_ids, reported_only=True).subquery()
         failed = folded.c.failed_parts > 0
         delivered = and_(
             folded.c.failed_parts == 0,
@@ -290,12 +297,15 @@ class ReportStore:
             | ((folded.c.ok_parts > 0) & (folded.c.ok_parts >= folded.c.segments)),
         )
         statement = select(
-            func.count(literal(1)),
             func.sum(case((delivered, 1), else_=0)),
             func.sum(case((failed, 1), else_=0)),
         ).select_from(folded)
+        sent = _filter(
+            select(func.count(literal(1))).select_from(sent_messages), campaign_key, msg_ids
+        )
         with self.engine.connect() as conn:
-            total, n_delivered, n_failed = conn.execute(statement).one()
+            n_delivered, n_failed = conn.execute(statement).one()
+            total = conn.execute(sent).scalar_one()
             first = list(self._first_failures(conn, campaign_key, msg_ids).values())
             extra = (
                 self._unledgered(conn, msg_ids)
