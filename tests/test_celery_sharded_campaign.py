@@ -43,7 +43,7 @@ from tests.fixtures.simulator import connection_for
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-pytestmark = [pytest.mark.celery, pytest.mark.postgres, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.celery, pytest.mark.postgres, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "hbsms_sharded_campaign"
