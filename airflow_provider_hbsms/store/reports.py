@@ -123,9 +123,17 @@ class ReportStore:
             for r in items
         ]
         keys = ["mobile", "msg_id", "sub_seq"]
+
+        from airflow_provider_hbsms.store.counters import count_reports
+
+        def store(conn: Connection) -> int:
+            new = insert_ignore(conn, reports, rows, keys)
+            count_reports(conn, rows)  # the campaigns' delivery counters, same transaction
+            return new
+
         if connection is not None:
-            return insert_ignore(connection, reports, rows, keys)
-        return in_transaction(self.engine, lambda conn: insert_ignore(conn, reports, rows, keys))
+            return store(connection)
+        return in_transaction(self.engine, store)
 
     def _folded(self, campaign_key: str | None, msg_ids: Sequence[str] | None) -> Select[Any]:
         """One row per sent message: expected segments and what its reports say."""
