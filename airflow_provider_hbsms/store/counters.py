@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, select, tuple_
+from sqlalchemy import and_, case, func, select
 
 from airflow_provider_hbsms.store.reports import DELIVERED, FAILED, PENDING, DeliverySummary
 from airflow_provider_hbsms.store.schema import (
@@ -43,7 +43,7 @@ from airflow_provider_hbsms.store.sent import expand_pending
 from airflow_provider_hbsms.store.upsert import insert_ignore_values, stored_time
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from sqlalchemy import Connection, Engine
 
@@ -52,8 +52,8 @@ SENT = "sent"
 #: Advisory-lock class of the counters (PostgreSQL), and how many msg_id buckets it locks.
 _LOCK_CLASS = 0x4842_5343  # "HBSC"
 _BUCKETS = 64
-#: Pairs per ``(msg_id, mobile) IN (...)``: within SQLite's oldest limit of 999 variables.
-_PAIRS = 400
+#: msg_ids per ``IN``: within SQLite's oldest limit of 999 variables.
+_MSG_IDS = 900
 #: Marks (in ``hbsms_cursors``) a store whose counters cover every message; older stores are
 #: counted once from their reports when the counters are first used.
 _MARKER = "hbsms.delivery_counters"
@@ -145,63 +145,64 @@ def _lock(conn: Connection, msg_ids: Iterable[str]) -> None:
         )
 
 
-def _chunks(keys: Sequence[MessageKey]) -> Iterable[list[MessageKey]]:
-    for start in range(0, len(keys), _PAIRS):
-        yield list(keys[start : start + _PAIRS])
+def _by_msg_id(conn: Connection, query: str, msg_ids: Sequence[str]) -> Iterator[Any]:
+    """Rows of ``query`` (a SELECT without WHERE) for these msg_ids, through the msg_id index
+    (a ``(msg_id, mobile) IN`` list makes SQLite scan the table); plain driver SQL, as a
+    compiled IN list of hundreds of values costs more than the lookup."""
+    if not msg_ids:
+        return
+    if conn.dialect.name == "postgresql":
+        yield from conn.exec_driver_sql(f"{query} WHERE msg_id = ANY(%s)", (list(msg_ids),))
+        return
+    for start in range(0, len(msg_ids), _MSG_IDS):
+        part = tuple(msg_ids[start : start + _MSG_IDS])
+        yield from conn.exec_driver_sql(
+            f"{query} WHERE msg_id IN ({', '.join('?' * len(part))})", part
+        )
 
 
 def refold(conn: Connection, keys: Iterable[MessageKey], deltas: _Deltas | None = None) -> None:
     """Fold these messages again from their reports and move their campaigns' counters by the
     difference (and by ``deltas``), in the caller's transaction. Messages not indexed yet are
     left to indexing."""
-    wanted = sorted(set(keys))
+    wanted = set(keys)
     deltas = deltas or _Deltas()
     if not wanted:
         deltas.write(conn)
         return
     ensure_counted(conn)
-    _lock(conn, (m for m, _ in wanted))
-    for chunk in _chunks(wanted):
-        pairs = tuple_(sent_messages.c.msg_id, sent_messages.c.mobile).in_(chunk)
-        known = {
-            (r.msg_id, r.mobile): (r.campaign_key, r.segments)
-            for r in conn.execute(
-                select(
-                    sent_messages.c.msg_id,
-                    sent_messages.c.mobile,
-                    sent_messages.c.campaign_key,
-                    sent_messages.c.segments,
-                ).where(pairs)
-            )
-        }
-        if not known:
-            continue
-        indexed = sorted(known)
+    msg_ids = sorted({m for m, _ in wanted})
+    _lock(conn, msg_ids)
+    known = {
+        (r.msg_id, r.mobile): (r.campaign_key, r.segments)
+        for r in _by_msg_id(
+            conn,
+            f"SELECT msg_id, mobile, campaign_key, segments FROM {sent_messages.name}",
+            msg_ids,
+        )
+        if (r.msg_id, r.mobile) in wanted
+    }
+    if known:
+        indexed_ids = sorted({m for m, _ in known})
         found: dict[MessageKey, list[Any]] = defaultdict(list)
-        for row in conn.execute(
-            select(
-                reports.c.msg_id,
-                reports.c.mobile,
-                reports.c.sub_seq,
-                reports.c.delivered,
-                reports.c.err,
-                reports.c.fail_desc,
-            ).where(tuple_(reports.c.msg_id, reports.c.mobile).in_(indexed))
+        for row in _by_msg_id(
+            conn,
+            f"SELECT msg_id, mobile, sub_seq, delivered, err, fail_desc FROM {reports.name}",
+            indexed_ids,
         ):
-            found[(row.msg_id, row.mobile)].append(row)
+            key = (row.msg_id, row.mobile)
+            if key in known:
+                found[key].append(row)
         before = {
             (r.msg_id, r.mobile): _Fold(r.status, r.reason)
-            for r in conn.execute(
-                select(
-                    delivery_state.c.msg_id,
-                    delivery_state.c.mobile,
-                    delivery_state.c.status,
-                    delivery_state.c.reason,
-                ).where(tuple_(delivery_state.c.msg_id, delivery_state.c.mobile).in_(indexed))
+            for r in _by_msg_id(
+                conn,
+                f"SELECT msg_id, mobile, status, reason FROM {delivery_state.name}",
+                indexed_ids,
             )
         }
         changed = []
-        for key in indexed:
+        for key in sorted(known):
             campaign_key, segments = known[key]
             old = before.get(key, _Fold(PENDING))
             new = fold(segments, found.get(key, ()))
@@ -257,16 +258,12 @@ def count_indexed(
     # writer (locking after this transaction ends) sees these messages.
     _lock(conn, msg_ids)
     # Most messages are indexed before any report arrives: find those that have one.
-    reported: set[MessageKey] = set()
-    for start in range(0, len(msg_ids), 900):
-        reported.update(
-            (r.msg_id, r.mobile)
-            for r in conn.execute(
-                select(reports.c.msg_id, reports.c.mobile)
-                .where(reports.c.msg_id.in_(msg_ids[start : start + 900]))
-                .distinct()
-            )
-        )
+    page = set(keys)
+    reported = {
+        (r.msg_id, r.mobile)
+        for r in _by_msg_id(conn, f"SELECT msg_id, mobile FROM {reports.name}", msg_ids)
+        if (r.msg_id, r.mobile) in page
+    }
     refold(conn, [key for key in keys if key in reported], deltas)
 
 
@@ -346,24 +343,22 @@ def _count_everything(conn: Connection) -> None:
         elif row.whole_ok or (row.ok_parts and row.ok_parts >= row.segments):
             deltas.add(row.campaign_key, DELIVERED, "", 1)
             states.append((*key, row.campaign_key, DELIVERED, ""))
-    # The first failing segment of each failed message names its reason.
-    for chunk_start in range(0, len(failed_keys), _PAIRS):
-        chunk = failed_keys[chunk_start : chunk_start + _PAIRS]
-        first: dict[MessageKey, Any] = {}
-        for row in conn.execute(
-            select(reports.c.msg_id, reports.c.mobile, reports.c.sub_seq, reports.c.err)
-            .add_columns(reports.c.fail_desc)
-            .where(
-                tuple_(reports.c.msg_id, reports.c.mobile).in_([k for k, _ in chunk]),
-                reports.c.delivered == 0,
-            )
-            .order_by(reports.c.msg_id, reports.c.mobile, reports.c.sub_seq)
-        ):
-            first.setdefault((row.msg_id, row.mobile), row)
-        for key, campaign_key in chunk:
-            reason = reason_text(first[key].err, first[key].fail_desc)
-            deltas.add(campaign_key, FAILED, reason, 1)
-            states.append((*key, campaign_key, FAILED, reason))
+    # The first failing segment of each failed message names its reason: one pass over the
+    # failure reports, in key and segment order.
+    failed = dict(failed_keys)
+    first: dict[MessageKey, tuple[str, str]] = {}
+    for row in conn.execute(
+        select(reports.c.msg_id, reports.c.mobile, reports.c.err, reports.c.fail_desc)
+        .where(reports.c.delivered == 0)
+        .order_by(reports.c.msg_id, reports.c.mobile, reports.c.sub_seq)
+    ):
+        key = (row.msg_id, row.mobile)
+        if key in failed and key not in first:
+            first[key] = (row.err, row.fail_desc)
+    for key, campaign_key in failed.items():
+        reason = reason_text(*first[key])
+        deltas.add(campaign_key, FAILED, reason, 1)
+        states.append((*key, campaign_key, FAILED, reason))
     for campaign_key, n in conn.execute(
         select(sent_messages.c.campaign_key, func.count()).group_by(sent_messages.c.campaign_key)
     ):
