@@ -43,7 +43,7 @@ from airflow_provider_hbsms.store.sent import expand_pending
 from airflow_provider_hbsms.store.upsert import insert_ignore_values, stored_time
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from sqlalchemy import Connection, Engine
 
@@ -71,6 +71,9 @@ class _Fold:
     reason: str = ""
 
 
+_DELIVERED, _PENDING = _Fold(DELIVERED), _Fold(PENDING)
+
+
 def reason_text(err: str, fail_desc: str) -> str:
     """How a failure is named in a summary: ``err fail_desc``, or ``unknown``."""
     return " ".join(p for p in (err, fail_desc) if p).strip() or "unknown"
@@ -80,25 +83,26 @@ def _reason_key(reason: str) -> str:
     return hashlib.sha256(reason.encode()).hexdigest()[:16] if reason else ""
 
 
-def fold(segments: int, rows: Iterable[Any]) -> _Fold:
-    """One message's status from its reports (``sub_seq``, ``delivered``, ``err``,
-    ``fail_desc``): the rule ``ReportStore`` folds by."""
-    failures = []
+def fold(segments: int, rows: Iterable[tuple[int, int, str, str]]) -> _Fold:
+    """One message's status from its reports, each ``(sub_seq, delivered, err, fail_desc)``:
+    the rule ``ReportStore`` folds by."""
+    first_failure: tuple[int, int, str, str] | None = None
     whole_ok = False
     parts: set[int] = set()
     for row in rows:
-        if not row.delivered:
-            failures.append(row)
-        elif row.sub_seq == 0:
+        sub_seq, delivered = row[0], row[1]
+        if not delivered:
+            if first_failure is None or sub_seq < first_failure[0]:
+                first_failure = row
+        elif sub_seq == 0:
             whole_ok = True
         else:
-            parts.add(row.sub_seq)
-    if failures:
-        first = min(failures, key=lambda r: r.sub_seq)
-        return _Fold(FAILED, reason_text(first.err, first.fail_desc))
+            parts.add(sub_seq)
+    if first_failure is not None:
+        return _Fold(FAILED, reason_text(first_failure[2], first_failure[3]))
     if whole_ok or (parts and len(parts) >= segments):
-        return _Fold(DELIVERED)
-    return _Fold(PENDING)
+        return _DELIVERED
+    return _PENDING
 
 
 class _Deltas:
@@ -145,20 +149,28 @@ def _lock(conn: Connection, msg_ids: Iterable[str]) -> None:
         )
 
 
-def _by_msg_id(conn: Connection, query: str, msg_ids: Sequence[str]) -> Iterator[Any]:
-    """Rows of ``query`` (a SELECT without WHERE) for these msg_ids, through the msg_id index
-    (a ``(msg_id, mobile) IN`` list makes SQLite scan the table); plain driver SQL, as a
-    compiled IN list of hundreds of values costs more than the lookup."""
+def _by_msg_id(
+    conn: Connection, query: str, msg_ids: Sequence[str], column: str = "msg_id"
+) -> list[tuple[Any, ...]]:
+    """Rows of ``query`` (a SELECT without WHERE) whose ``column`` is one of these msg_ids,
+    through the msg_id index (a ``(msg_id, mobile) IN`` list makes SQLite scan the table).
+    Straight to the driver, as tuples: a compiled IN list of hundreds of values, and result
+    rows built by SQLAlchemy, cost more than the lookup."""
     if not msg_ids:
-        return
-    if conn.dialect.name == "postgresql":
-        yield from conn.exec_driver_sql(f"{query} WHERE msg_id = ANY(%s)", (list(msg_ids),))
-        return
-    for start in range(0, len(msg_ids), _MSG_IDS):
-        part = tuple(msg_ids[start : start + _MSG_IDS])
-        yield from conn.exec_driver_sql(
-            f"{query} WHERE msg_id IN ({', '.join('?' * len(part))})", part
-        )
+        return []
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if conn.dialect.name == "postgresql":
+            cursor.execute(f"{query} WHERE {column} = ANY(%s)", (list(msg_ids),))
+            return list(cursor.fetchall())
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(msg_ids), _MSG_IDS):
+            part = tuple(msg_ids[start : start + _MSG_IDS])
+            cursor.execute(f"{query} WHERE {column} IN ({', '.join('?' * len(part))})", part)
+            rows += cursor.fetchall()
+        return rows
+    finally:
+        cursor.close()
 
 
 def refold(conn: Connection, keys: Iterable[MessageKey], deltas: _Deltas | None = None) -> None:
@@ -173,38 +185,33 @@ def refold(conn: Connection, keys: Iterable[MessageKey], deltas: _Deltas | None 
     ensure_counted(conn)
     msg_ids = sorted({m for m, _ in wanted})
     _lock(conn, msg_ids)
-    known = {
-        (r.msg_id, r.mobile): (r.campaign_key, r.segments)
-        for r in _by_msg_id(
-            conn,
-            f"SELECT msg_id, mobile, campaign_key, segments FROM {sent_messages.name}",
-            msg_ids,
-        )
-        if (r.msg_id, r.mobile) in wanted
-    }
+    # Each indexed message wanted, with its last fold (none: pending).
+    known: dict[MessageKey, tuple[str, int, _Fold]] = {}
+    for msg_id, mobile, campaign_key, segments, status, reason in _by_msg_id(
+        conn,
+        f"SELECT s.msg_id, s.mobile, s.campaign_key, s.segments, d.status, d.reason "
+        f"FROM {sent_messages.name} s LEFT JOIN {delivery_state.name} d "
+        "ON d.msg_id = s.msg_id AND d.mobile = s.mobile",
+        msg_ids,
+        "s.msg_id",
+    ):
+        key = (msg_id, mobile)
+        if key in wanted:
+            old = _Fold(status, reason) if status else _PENDING
+            known[key] = (campaign_key, segments, old)
     if known:
-        indexed_ids = sorted({m for m, _ in known})
-        found: dict[MessageKey, list[Any]] = defaultdict(list)
-        for row in _by_msg_id(
+        found: dict[MessageKey, list[tuple[int, int, str, str]]] = defaultdict(list)
+        for msg_id, mobile, sub_seq, delivered, err, desc in _by_msg_id(
             conn,
             f"SELECT msg_id, mobile, sub_seq, delivered, err, fail_desc FROM {reports.name}",
-            indexed_ids,
+            sorted({m for m, _ in known}),
         ):
-            key = (row.msg_id, row.mobile)
+            key = (msg_id, mobile)
             if key in known:
-                found[key].append(row)
-        before = {
-            (r.msg_id, r.mobile): _Fold(r.status, r.reason)
-            for r in _by_msg_id(
-                conn,
-                f"SELECT msg_id, mobile, status, reason FROM {delivery_state.name}",
-                indexed_ids,
-            )
-        }
+                found[key].append((sub_seq, delivered, err, desc))
         changed = []
         for key in sorted(known):
-            campaign_key, segments = known[key]
-            old = before.get(key, _Fold(PENDING))
+            campaign_key, segments, old = known[key]
             new = fold(segments, found.get(key, ()))
             if new != old:
                 deltas.move(campaign_key, old, new)
@@ -260,9 +267,11 @@ def count_indexed(
     # Most messages are indexed before any report arrives: find those that have one.
     page = set(keys)
     reported = {
-        (r.msg_id, r.mobile)
-        for r in _by_msg_id(conn, f"SELECT msg_id, mobile FROM {reports.name}", msg_ids)
-        if (r.msg_id, r.mobile) in page
+        (msg_id, mobile)
+        for msg_id, mobile in _by_msg_id(
+            conn, f"SELECT msg_id, mobile FROM {reports.name}", msg_ids
+        )
+        if (msg_id, mobile) in page
     }
     refold(conn, [key for key in keys if key in reported], deltas)
 
