@@ -457,8 +457,13 @@ class Campaign:
         def settle_finished() -> None:
             """While waiting on another try: record what our own lanes finished meanwhile
             (that try may be waiting on those)."""
+            nonlocal unsettled
             done = self._account(lanes.finished(), report, progress, failures)
-            store.run("recording sent batches", lambda: ledger.settle_many(done))
+            try:
+                store.run("recording sent batches", lambda: ledger.settle_many(done))
+            except BaseException:
+                unsettled += done  # recorded (or named unrecorded) on the way out
+                raise
 
         try:
             for batch in self.batches():
