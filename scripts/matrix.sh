@@ -54,21 +54,21 @@ build() {
   echo "$want" > "$venv/.hbsms-installed"
 }
 
+mkdir -p .venv-matrix
 pids=()
 for cell in $CELLS; do
-  build "${cell%%:*}" "${cell##*:}" > ".venv-matrix-build-${cell/:/-}.log" 2>&1 &
+  build "${cell%%:*}" "${cell##*:}" > ".venv-matrix/build-${cell/:/-}.log" 2>&1 &
   pids+=($!)
 done
-mkdir -p .venv-matrix
 status=0
 for index in "${!pids[@]}"; do
   cell=$(echo "$CELLS" | tr ' ' '\n' | grep -v '^$' | sed -n "$((index + 1))p")
   if ! wait "${pids[$index]}"; then
     echo "matrix: building the Airflow ${cell%%:*} / Python ${cell##*:} venv failed:" >&2
-    cat ".venv-matrix-build-${cell/:/-}.log" >&2
+    cat ".venv-matrix/build-${cell/:/-}.log" >&2
     status=1
   fi
-  rm -f ".venv-matrix-build-${cell/:/-}.log"
+  rm -f ".venv-matrix/build-${cell/:/-}.log"
 done
 [ "$status" = 0 ] || exit "$status"
 
