@@ -204,9 +204,11 @@ class ReportStore:
                 else:
                     refused.append((_fragment(entry), reason))
             rows = stored
-        # The reports stored in this transaction are ``rows`` (tuples in ``_COLUMNS`` order;
-        # ``new`` of them were not stored before): the one place that knows them, for
-        # whatever must follow a stored report.
+        # The reports stored in this transaction are ``rows`` (tuples in ``_COLUMNS`` order):
+        # their messages' delivery counters move in the same transaction.
+        from airflow_provider_hbsms.store.counters import count_reports
+
+        count_reports(connection, [(row[1], row[0]) for row in rows])
         return new, refused
 
     def _folded(
