@@ -89,6 +89,23 @@ def campaign_key_of(value: Any) -> str | None:
     return str(value) if value else None
 
 
+def campaign_keys_of(value: Any) -> str | list[str] | None:
+    """Like ``campaign_key_of``, and several keys from a list of keys or results, or from
+    a result whose ``campaign_key`` is a list: the shards of one campaign (a mapped send's
+    results, or ``combine_shard_results``)."""
+    if isinstance(value, dict):
+        value = value.get("campaign_key")
+    if isinstance(value, str) or value is None or isinstance(value, bytes):
+        return campaign_key_of(value)
+    if hasattr(value, "__iter__"):
+        keys: list[str] = []
+        for item in value:
+            found = campaign_keys_of(item)
+            keys.extend([found] if isinstance(found, str) else found or [])
+        return keys
+    return campaign_key_of(value)
+
+
 @dataclass
 class _StoreAccess:
     hbsms_conn_id: str = "hbsms_default"
@@ -120,28 +137,32 @@ class _StoreAccess:
 class DeliveryCondition(_StoreAccess):
     """A campaign's (or some msg_ids') messages reached a final status or a delivered share.
 
-    :param campaign_key: the campaign.
+    :param campaign_key: the campaign, or several (the shards of one campaign), counted as one.
     :param msg_ids: or these message ids.
     :param min_delivered_fraction: done once this share is delivered (else: all final).
     """
 
-    campaign_key: str | None = None
+    campaign_key: str | list[str] | None = None
     msg_ids: list[str] | None = None
     min_delivered_fraction: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.campaign_key and not self.msg_ids:
+        if self.campaign_key is None and not self.msg_ids:
             raise ValueError("give campaign_key (or a send result) or msg_ids")
 
     def check(self) -> dict[str, Any] | None:
         """The delivery summary once the condition holds, else None."""
         store = self.store()
         self.pull(store, reports=True)
-        summary = store.reports.summary(self.campaign_key, self.msg_ids)
+        summary = (
+            store.counters.summary(self.campaign_key)  # a few rows, whatever the campaign's size
+            if self.campaign_key and self.msg_ids is None
+            else store.reports.summary(self.campaign_key, self.msg_ids)
+        )
         done = summary.is_final or summary.total == 0
         if self.min_delivered_fraction is not None and summary.total:
             done = done or summary.delivered_fraction >= self.min_delivered_fraction
-        _log_delivery(self.campaign_key or f"{len(self.msg_ids or [])} msg_ids", summary)
+        _log_delivery(_describe(self.campaign_key) or f"{len(self.msg_ids or [])} msg_ids", summary)
         return summary.as_dict() if done else None
 
 
@@ -170,6 +191,12 @@ def _log_delivery(subject: str, summary: Any) -> None:
         log.info(line + " (no change for %.0f min)", *counts, (now - unchanged_since) / 60)
     else:
         log.info(line, *counts)
+
+
+def _describe(campaign_key: str | list[str] | None) -> str | None:
+    if isinstance(campaign_key, list):
+        return f"{len(campaign_key)} campaigns ({', '.join(campaign_key[:3])}...)"
+    return campaign_key
 
 
 @dataclass

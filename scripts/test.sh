@@ -19,4 +19,13 @@ fi
 # Docs site: MkDocs with warnings as errors (snippets come from files the tests run).
 NO_MKDOCS_2_WARNING=1 .venv/bin/python -m mkdocs build --strict --quiet
 
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "$@"
+
+# ---------------------------------------------------------------------------------------------
+# Supported range (CI): the provider and DAG-run tests on Airflow 3.2 / Python 3.12 and
+# Airflow 3.3 / Python 3.13, each from the constraints file shipped for it (scripts/matrix.sh).
+# Runs under CI=true or HBSMS_MATRIX=1; HBSMS_MATRIX=0 skips it.
+# ---------------------------------------------------------------------------------------------
+if [ "${HBSMS_MATRIX:-}" = 1 ] || { [ "${CI:-}" = true ] && [ "${HBSMS_MATRIX:-}" != 0 ]; }; then
+  bash scripts/matrix.sh
+fi

@@ -12,7 +12,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from sqlalchemy.exc import DBAPIError
 
 from airflow_provider_hbsms.campaign.keys import batch_key, content_hash, msg_id_prefix
 from airflow_provider_hbsms.campaign.lanes import NotPosted, Outcome, SendLanes
@@ -35,7 +37,9 @@ from airflow_provider_hbsms.protocol.forms import (
 from airflow_provider_hbsms.protocol.models import SendResult
 from airflow_provider_hbsms.store.ledger import (
     ACCEPTED,
+    LEASE_TTL,
     MAY_HAVE_BEEN_SENT,
+    PENDING,
     REJECTED,
     UNKNOWN,
     Settlement,
@@ -43,12 +47,12 @@ from airflow_provider_hbsms.store.ledger import (
 from airflow_provider_hbsms.store.sent import SentColumns
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from airflow_provider_hbsms.campaign.inputs import RowSource
     from airflow_provider_hbsms.campaign.window import SendWindow
     from airflow_provider_hbsms.client import HbSmsClient
-    from airflow_provider_hbsms.store.ledger import SendLedger
+    from airflow_provider_hbsms.store.ledger import Lease, LedgerBatch, SendLedger
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,125 @@ class UnknownOutcomeError(CampaignError):
         )
 
 
+class StoreUnavailableError(CampaignError):
+    """The store (send ledger) could not be reached, even after reconnecting.
+
+    Nothing was sent twice: a batch leaves only after its claim committed. The message says
+    what the try was doing, which posted batches (if any) could not be recorded, and what a
+    retry will do; never SQL or its parameters.
+
+    :param campaign_key: the campaign.
+    :param action: what the try was doing (``claiming batch 12``).
+    :param store: the store's URL, password hidden.
+    :param cause: the driver's error class name.
+    :param attempts: how many times it was tried.
+    :param seconds: over how long.
+    :param unrecorded: batch numbers posted whose outcome could not be written.
+    """
+
+    def __init__(
+        self,
+        campaign_key: str,
+        action: str,
+        store: str,
+        cause: str,
+        attempts: int,
+        seconds: float,
+        unrecorded: Sequence[int] = (),
+    ) -> None:
+        self.campaign_key = campaign_key
+        self.action = action
+        self.unrecorded = list(unrecorded)
+        if self.unrecorded:
+            shown = ", ".join(str(b) for b in self.unrecorded[:20])
+            after = (
+                f"Batch(es) {shown} were posted but their outcome could not be recorded: a "
+                "retry settles them from delivery reports, else reports their outcome as "
+                "unknown and never resends them silently; the other batches are sent once."
+            )
+        else:
+            after = (
+                "Every batch posted was recorded: a retry skips the accepted batches and sends "
+                "the rest, once."
+            )
+        super().__init__(
+            f"campaign {campaign_key!r}: the store ({store}) was unreachable while {action} "
+            f"({cause}; {attempts} attempt(s) over {seconds:.0f} s). Nothing was sent twice: "
+            f"a batch is posted only after its claim is committed. {after} Retry the task "
+            "once the store is reachable."
+        )
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store's connection failed (rather than a statement)."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if isinstance(exc.orig, BaseException) else exc
+    kind, module = type(exc).__name__, type(exc).__module__.split(".")[0]
+    if kind not in ("OperationalError", "InterfaceError"):
+        return False
+    if module == "sqlite3":  # which also reports bad statements as OperationalError
+        return any(s in str(exc) for s in ("locked", "unable to open", "disk I/O", "busy"))
+    return module in ("psycopg2", "sqlalchemy")
+
+
+T = TypeVar("T")
+
+#: Pauses before each reconnect while claiming (about 7 s in all), and while recording what
+#: was sent (about 30 s: recording it is what lets a retry skip it).
+CLAIM_RECONNECTS = (0.5, 1.0, 2.0, 4.0)
+SETTLE_RECONNECTS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+
+
+class StoreCalls:
+    """Runs the campaign's store calls, reconnecting a bounded number of times when the
+    connection fails. Only calls safe to run twice go through here: reads, settlements
+    (idempotent) and claims (a claim whose commit was lost is recognised as this try's own).
+
+    :param campaign_key: the campaign, for the error.
+    :param store: the store's URL, password hidden.
+    """
+
+    def __init__(self, campaign_key: str, store: str) -> None:
+        self.campaign_key = campaign_key
+        self.store = store
+
+    def run(
+        self,
+        action: str,
+        call: Callable[[], T],
+        pauses: Sequence[float] = CLAIM_RECONNECTS,
+        unrecorded: Callable[[], Sequence[int]] = lambda: (),
+    ) -> T:
+        started = time.monotonic()
+        for attempt, pause in enumerate([*pauses, None], start=1):
+            try:
+                return call()
+            except Exception as exc:
+                if not is_store_outage(exc):
+                    raise
+                if pause is None:
+                    raise StoreUnavailableError(
+                        self.campaign_key,
+                        action,
+                        self.store,
+                        type(getattr(exc, "orig", None) or exc).__name__,
+                        attempt,
+                        time.monotonic() - started,
+                        unrecorded(),
+                    ) from None
+                log.warning(
+                    "Campaign %s: the store was unreachable while %s (%s); reconnecting in %.1f s",
+                    self.campaign_key,
+                    action,
+                    type(getattr(exc, "orig", None) or exc).__name__,
+                    pause,
+                )
+                time.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
 @dataclass
 class CampaignOptions:
     """Campaign-wide choices.
@@ -87,6 +210,10 @@ class CampaignOptions:
     :param resend_unknown: resend, once, batches whose outcome is unknown.
     :param connections: batches in flight at once.
     :param max_listed_problems: how many invalid rows the error and result list.
+    :param lease_ttl: seconds a try may go without renewing its lease before another try
+        takes it for gone (it renews every quarter of that).
+    :param wait_for_other_try: at most how many seconds to wait for a batch that another,
+        live try of the campaign is sending to settle, before calling its outcome unknown.
     """
 
     on_invalid: Literal["fail", "skip"] = "fail"
@@ -96,6 +223,8 @@ class CampaignOptions:
     resend_unknown: bool = False
     connections: int = 1
     max_listed_problems: int = 20
+    lease_ttl: float = LEASE_TTL
+    wait_for_other_try: float = 600.0
 
     def __post_init__(self) -> None:
         if self.on_invalid not in ("fail", "skip"):
@@ -104,6 +233,8 @@ class CampaignOptions:
             raise ValueError(f"batch_size must be 1 to {MAX_BATCH}")
         if self.connections < 1:
             raise ValueError("connections must be at least 1")
+        if self.lease_ttl <= 0 or self.wait_for_other_try < 0:
+            raise ValueError("lease_ttl must be positive and wait_for_other_try not negative")
 
 
 @dataclass
@@ -148,6 +279,8 @@ class SendReport:
     skipped_messages: int = 0
     segments_sent: int = 0
     resent_batches: int = 0
+    #: batches another live try was sending, waited for rather than called unknown.
+    waited_batches: int = 0
     unknown_batches: list[int] = field(default_factory=list)
     paused_until: datetime | None = None
 
@@ -312,11 +445,26 @@ class Campaign:
         """
         report = SendReport()
         progress = _Progress(self.key, total_batches)
+        store = StoreCalls(self.key, ledger.engine.url.render_as_string(hide_password=True))
+        lease = ledger.lease(self.key, self.options.lease_ttl)
+        store.run("starting the send lease", lease.__enter__)
         lanes: SendLanes[Batch] = SendLanes(client, self.options.connections)
         failures: list[BaseException] = []
         # Outcomes counted but not yet written: they ride along in the next claim's
         # transaction (one commit per batch instead of two).
         unsettled: list[Settlement] = []
+
+        def settle_finished() -> None:
+            """While waiting on another try: record what our own lanes finished meanwhile
+            (that try may be waiting on those)."""
+            nonlocal unsettled
+            done = self._account(lanes.finished(), report, progress, failures)
+            try:
+                store.run("recording sent batches", lambda: ledger.settle_many(done))
+            except BaseException:
+                unsettled += done  # recorded (or named unrecorded) on the way out
+                raise
+
         try:
             for batch in self.batches():
                 unsettled += self._account(lanes.finished(), report, progress, failures)
@@ -326,7 +474,9 @@ class Campaign:
                     report.paused_until = window.next_open(clock())
                     log.info("Send window %s closed: pausing", window.describe())
                     break
-                ready = self._ready_to_send(batch, ledger, report, unsettled)
+                ready = self._ready_to_send(
+                    batch, ledger, report, unsettled, lease, store, settle_finished
+                )
                 unsettled = []
                 if not ready:
                     continue
@@ -334,7 +484,11 @@ class Campaign:
                     endpoint, body = self._body(batch, client)
                 except BaseException as exc:
                     # Claimed, certainly not sent: settled so a retry sends it.
-                    ledger.settle(batch.key, REJECTED, error=str(exc))
+                    refused = Settlement(batch.key, REJECTED, error=str(exc))
+                    store.run(
+                        f"recording batch {batch.batch_no}",
+                        lambda refused=refused: ledger.settle_many([refused]),  # type: ignore[misc]
+                    )
                     if not isinstance(exc, HbSmsError):
                         raise
                     failures.append(exc)
@@ -344,12 +498,28 @@ class Campaign:
             # Requests already posted are answered and settled before anything is raised.
             unsettled += self._account(list(lanes.drain()), report, progress, failures)
             lanes.close()
-            ledger.settle_many(unsettled)
+            posted = {s.batch_key for s in unsettled if s.state != REJECTED}
+            try:
+                store.run(
+                    "recording sent batches",
+                    lambda: ledger.settle_many(unsettled),
+                    SETTLE_RECONNECTS,
+                    lambda: sorted(b.batch_no for b in self._posted(posted)),
+                )
+            finally:
+                lease.__exit__(None, None, None)
         if failures:
             raise failures[0]
         if report.unknown_batches:
             raise UnknownOutcomeError(self.key, sorted(report.unknown_batches))
         return report
+
+    def _posted(self, keys: set[str]) -> Iterator[Batch]:
+        """The batches with these ledger keys (for naming them in an error)."""
+        if keys:
+            for batch in self.batches():
+                if batch.key in keys:
+                    yield batch
 
     def _account(
         self,
@@ -393,11 +563,58 @@ class Campaign:
         return settled
 
     def _ready_to_send(
-        self, batch: Batch, ledger: SendLedger, report: SendReport, settle: list[Settlement]
+        self,
+        batch: Batch,
+        ledger: SendLedger,
+        report: SendReport,
+        settle: list[Settlement],
+        lease: Lease,
+        store: StoreCalls,
+        meanwhile: Callable[[], None],
     ) -> bool:
         """Claim the batch in the ledger (writing ``settle`` first, in the same transaction);
-        False (and counted) when it must not be sent."""
-        claim = ledger.claim(
+        False (and counted) when it must not be sent. A batch another live try holds is
+        waited for; if that try's claim lost it, it is claimed once more."""
+        claim = store.run(
+            f"claiming batch {batch.batch_no}", lambda: self._claim(batch, ledger, settle, lease)
+        )
+        existing = claim.existing
+        if claim.granted:
+            if existing is not None and existing.state in MAY_HAVE_BEEN_SENT:
+                report.resent_batches += 1
+                log.warning("Resending batch %d (outcome was unknown)", batch.batch_no)
+            return True
+        assert existing is not None
+        if existing.content_hash != batch.content_hash:
+            raise CampaignError(
+                f"campaign {self.key!r}: batch {batch.batch_no} differs from what an earlier "
+                "attempt sent (the input changed between tries); nothing more was sent. Use a "
+                "new campaign key for a new input."
+            )
+        if existing.state == PENDING:
+            existing = self._wait_for_other_try(
+                batch, ledger, lease, store, meanwhile, existing, report
+            )
+            if existing.state == REJECTED:  # that try did not get it out: ours to send
+                return self._ready_to_send(batch, ledger, report, [], lease, store, meanwhile)
+        if existing.state == ACCEPTED or (
+            existing.state in MAY_HAVE_BEEN_SENT
+            and store.run(
+                f"checking batch {batch.batch_no} against delivery reports",
+                lambda: ledger.reconcile_from_reports(existing.batch_key, self.key),
+            )
+        ):
+            report.skipped_batches += 1
+            report.skipped_messages += existing.submitted
+            report.accepted += existing.accepted or existing.submitted
+            return False
+        report.unknown_batches.append(batch.batch_no)
+        return False
+
+    def _claim(
+        self, batch: Batch, ledger: SendLedger, settle: list[Settlement], lease: Lease
+    ) -> Any:
+        return ledger.claim(
             batch_key=batch.key,
             campaign_key=self.key,
             batch_no=batch.batch_no,
@@ -415,30 +632,47 @@ class Campaign:
             ),
             resend=self.options.resend_unknown,
             settle=settle,
+            owner=lease.owner,
         )
-        existing = claim.existing
-        if claim.granted:
-            if existing is not None and existing.state in MAY_HAVE_BEEN_SENT:
-                report.resent_batches += 1
-                log.warning("Resending batch %d (outcome was unknown)", batch.batch_no)
-            return True
-        assert existing is not None
-        if existing.content_hash != batch.content_hash:
-            raise CampaignError(
-                f"campaign {self.key!r}: batch {batch.batch_no} differs from what an earlier "
-                "attempt sent (the input changed between tries); nothing more was sent. Use a "
-                "new campaign key for a new input."
+
+    def _wait_for_other_try(
+        self,
+        batch: Batch,
+        ledger: SendLedger,
+        lease: Lease,
+        store: StoreCalls,
+        meanwhile: Callable[[], None],
+        existing: LedgerBatch,
+        report: SendReport,
+    ) -> LedgerBatch:
+        """Wait, at most ``wait_for_other_try`` seconds, while a live try (a fresh lease
+        other than ours) holds this batch pending; the batch as it then stands."""
+        ttl, bound = self.options.lease_ttl, self.options.wait_for_other_try
+        deadline = time.monotonic() + bound
+        logged = False
+        pause = 0.05
+        while existing.state == PENDING and time.monotonic() < deadline:
+            holder = store.run(
+                f"checking who holds batch {batch.batch_no}", lambda: ledger.holder(batch.key)
             )
-        if existing.state == ACCEPTED or (
-            existing.state in MAY_HAVE_BEEN_SENT
-            and ledger.reconcile_from_reports(existing.batch_key, self.key)
-        ):
-            report.skipped_batches += 1
-            report.skipped_messages += existing.submitted
-            report.accepted += existing.accepted or existing.submitted
-            return False
-        report.unknown_batches.append(batch.batch_no)
-        return False
+            if holder is None or holder.owner == lease.owner or not holder.is_fresh(ttl):
+                break
+            if not logged:
+                report.waited_batches += 1
+                log.info(
+                    "Campaign %s: batch %d is being sent by another live try; waiting up to "
+                    "%.0f s for its outcome",
+                    self.key,
+                    batch.batch_no,
+                    bound,
+                )
+                logged = True
+            meanwhile()
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+            found = store.run(f"reading batch {batch.batch_no}", lambda: ledger.batch(batch.key))
+            existing = found or existing
+        return existing
 
 
 def _kept(messages: Messages, keep: list[bool]) -> tuple[Messages, int]:

@@ -23,6 +23,7 @@ from airflow_provider_hbsms.protocol.errors import (
     ValidationProblem,
 )
 from airflow_provider_hbsms.store import Store, open_store
+from airflow_provider_hbsms.store.indexing import IndexBehind
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -215,9 +216,12 @@ class _HbSmsCampaignOperator(BaseOperator):
             return result
         if self.check_balance and plan.messages:
             self._check_balance(campaign, plan)
-        report = campaign.send(
-            self.hook.client, self.store.ledger, window, total_batches=plan.batches
-        )
+        # The sent messages are indexed for matching reports on time the send waits for the
+        # gateway, so the first delivery summary finds that work done (store/indexing.py).
+        with IndexBehind.behind(self.store.ledger):
+            report = campaign.send(
+                self.hook.client, self.store.ledger, window, total_batches=plan.batches
+            )
         result = self._summary(plan, report, key)
         self.log.info(
             "%d accepted of %d sent in %d batch(es); %d skipped as sent by an earlier try, "

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hbsms.sensors._base import _ConditionSensor
 from airflow_provider_hbsms.triggers.delivery import HbSmsDeliveryTrigger
-from airflow_provider_hbsms.waiting import DeliveryCondition, campaign_key_of
+from airflow_provider_hbsms.waiting import DeliveryCondition, campaign_keys_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,7 +22,8 @@ class HbSmsDeliveryReportSensor(_ConditionSensor):
     segment is.
 
     :param campaign_key: the campaign's key, or the send operator's result dict (an XComArg
-        works). (templated)
+        works); or several, counted as one campaign: a mapped send's results, or
+        ``combine_shard_results`` of them (a sharded campaign). (templated)
     :param msg_ids: or wait for these message ids. (templated)
     :param min_delivered_fraction: done once this share is delivered (default: wait until
         every message has a final status).
@@ -56,7 +57,7 @@ class HbSmsDeliveryReportSensor(_ConditionSensor):
     def _condition(self, context: Context) -> DeliveryCondition:
         return DeliveryCondition(
             **self._access(),
-            campaign_key=campaign_key_of(self.campaign_key),
+            campaign_key=campaign_keys_of(self.campaign_key),
             msg_ids=list(self.msg_ids) if self.msg_ids else None,
             min_delivered_fraction=self.min_delivered_fraction,
         )

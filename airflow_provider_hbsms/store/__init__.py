@@ -14,6 +14,7 @@ from airflow_provider_hbsms.store.db import get_engine, resolve_store_url
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from airflow_provider_hbsms.store.counters import DeliveryCounters
     from airflow_provider_hbsms.store.cursors import Cursors
     from airflow_provider_hbsms.store.intake import Intake
     from airflow_provider_hbsms.store.ledger import SendLedger
@@ -49,6 +50,12 @@ class Store:
         from airflow_provider_hbsms.store.reports import ReportStore
 
         return ReportStore(self.engine)
+
+    @cached_property
+    def counters(self) -> DeliveryCounters:
+        from airflow_provider_hbsms.store.counters import DeliveryCounters
+
+        return DeliveryCounters(self.engine)
 
     @cached_property
     def replies(self) -> ReplyStore:

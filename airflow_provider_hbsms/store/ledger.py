@@ -9,23 +9,40 @@ of the task reads the ledger: accepted batches are skipped; a batch left ``pendi
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
-from airflow_provider_hbsms.store.schema import reports, send_batches, sent_messages
+from airflow_provider_hbsms.store.schema import (
+    batch_owners,
+    reports,
+    send_batches,
+    send_leases,
+    sent_messages,
+)
 from airflow_provider_hbsms.store.sent import SentColumns, expand_pending, journal
-from airflow_provider_hbsms.store.upsert import insert_ignore_values, stored_time, update_values
+from airflow_provider_hbsms.store.upsert import (
+    insert_ignore_values,
+    stored_time,
+    update_values,
+    upsert,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from sqlalchemy import Connection, Engine
 
+log = logging.getLogger(__name__)
+
 PENDING, ACCEPTED, REJECTED, UNKNOWN = "pending", "accepted", "rejected", "unknown"
+#: A try that has not renewed its lease for this long is taken for gone (seconds).
+LEASE_TTL = 60.0
 #: States after which resending could text someone twice.
 MAY_HAVE_BEEN_SENT = (PENDING, UNKNOWN)
 #: The columns of a newly claimed batch, in the order ``claim`` gives them.
@@ -96,6 +113,73 @@ class Settlement:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The try holding a batch: its lease's owner and last heartbeat.
+
+    :param owner: the lease's owner id.
+    :param heartbeat_at: when it last renewed its lease (UTC).
+    """
+
+    owner: str
+    heartbeat_at: datetime
+
+    def is_fresh(self, ttl: float, now: datetime | None = None) -> bool:
+        """Renewed within ``ttl`` seconds: the try is alive and will settle the batch."""
+        now = now or datetime.now(UTC)
+        return now - self.heartbeat_at < timedelta(seconds=ttl)
+
+
+class Lease:
+    """A try's lease on the batches it claims: an owner id and a heartbeat a thread renews
+    every ``ttl / 4`` seconds while the try runs. Another try meeting one of these batches
+    pending waits for it to settle while the lease is fresh; once the heartbeat is older than
+    ``ttl`` the try is taken for gone and the batch's outcome for unknown.
+
+    :param ledger: the ledger.
+    :param campaign_key: the campaign the try sends.
+    :param ttl: seconds without a renewal after which the lease has expired.
+    """
+
+    def __init__(self, ledger: SendLedger, campaign_key: str, ttl: float = LEASE_TTL) -> None:
+        self.ledger = ledger
+        self.campaign_key = campaign_key
+        self.ttl = ttl
+        self.owner = uuid.uuid4().hex
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Lease:
+        self.renew()
+        self._thread = threading.Thread(
+            target=self._keep, name=f"hbsms-lease-{self.owner[:8]}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self.ledger.release(self.owner)
+        except Exception as exc:  # the store may be down: the lease then simply expires
+            log.warning(
+                "Could not release the send lease (%s); it expires by itself", type(exc).__name__
+            )
+
+    def renew(self) -> None:
+        """Say this try is alive (commits)."""
+        self.ledger.renew(self.owner, self.campaign_key)
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self.ttl / 4):
+            try:
+                self.renew()
+            except Exception as exc:  # an outage: renewed again on the next beat
+                log.warning("Could not renew the send lease (%s)", type(exc).__name__)
+
+
 class SendLedger:
     """Read and write the send ledger.
 
@@ -150,6 +234,7 @@ class SendLedger:
         messages: SentColumns,
         resend: bool = False,
         settle: Sequence[Settlement] = (),
+        owner: str | None = None,
     ) -> Claim:
         """Claim a batch for sending and commit, with its messages, before the request leaves.
 
@@ -159,6 +244,9 @@ class SendLedger:
 
         :param messages: the batch's messages, journaled with the claim (``store/sent.py``).
         :param settle: other batches' outcomes, recorded first in the same transaction.
+        :param owner: the claiming try's lease owner, recorded with the claim. A batch this
+            owner holds pending already is granted again: its claim committed, but the
+            answer was lost with the store's connection, so nothing of it was sent.
         """
         now = datetime.now(UTC)
         with self._transaction() as conn:
@@ -168,6 +256,7 @@ class SendLedger:
             row += (submitted, segments, PENDING, 1, stamp, stamp)
             if insert_ignore_values(conn, send_batches, _NEW_BATCH, [row], ["batch_key"]):
                 journal(conn, batch_key, campaign_key, messages, now)
+                self._own(conn, batch_key, owner)
                 return Claim(True, None)
             existing = self._row(
                 conn.execute(
@@ -176,6 +265,12 @@ class SendLedger:
             )
             if existing.content_hash != content_hash:
                 return Claim(False, existing)
+            if (
+                owner is not None
+                and existing.state == PENDING
+                and self._owner(conn, batch_key) == owner
+            ):
+                return Claim(True, None)
             allowed = (REJECTED,) + (MAY_HAVE_BEEN_SENT if resend else ())
             if existing.state not in allowed:
                 return Claim(False, existing)
@@ -196,7 +291,61 @@ class SendLedger:
             ).rowcount
             if won:
                 journal(conn, batch_key, campaign_key, messages, now)
+                self._own(conn, batch_key, owner)
             return Claim(bool(won), existing)
+
+    @staticmethod
+    def _own(conn: Connection, batch_key: str, owner: str | None) -> None:
+        if owner is not None:
+            upsert(conn, batch_owners, {"batch_key": batch_key}, {"owner": owner})
+
+    @staticmethod
+    def _owner(conn: Connection, batch_key: str) -> str | None:
+        return conn.execute(
+            select(batch_owners.c.owner).where(batch_owners.c.batch_key == batch_key)
+        ).scalar()
+
+    # ------------------------------------------------------------------ leases
+
+    def lease(self, campaign_key: str, ttl: float = LEASE_TTL) -> Lease:
+        """A new lease for one try of ``campaign_key`` (use as a context manager)."""
+        return Lease(self, campaign_key, ttl)
+
+    def renew(self, owner: str, campaign_key: str) -> None:
+        """Record that ``owner`` is alive now (commits)."""
+        with self._transaction() as conn:
+            upsert(
+                conn,
+                send_leases,
+                {"owner": owner},
+                {"campaign_key": campaign_key, "heartbeat_at": datetime.now(UTC)},
+            )
+
+    def release(self, owner: str) -> None:
+        """End ``owner``'s lease: its pending batches are unknown from now on (commits)."""
+        with self._transaction() as conn:
+            conn.execute(delete(send_leases).where(send_leases.c.owner == owner))
+
+    def holder(self, batch_key: str) -> Holder | None:
+        """The try whose lease covers ``batch_key`` (None: no lease, or released)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(send_leases.c.owner, send_leases.c.heartbeat_at)
+                .join(batch_owners, batch_owners.c.owner == send_leases.c.owner)
+                .where(batch_owners.c.batch_key == batch_key)
+            ).first()
+        if row is None:
+            return None
+        beat = row.heartbeat_at
+        return Holder(row.owner, beat if beat.tzinfo else beat.replace(tzinfo=UTC))
+
+    def batch(self, batch_key: str) -> LedgerBatch | None:
+        """One batch as the ledger holds it now."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(send_batches).where(send_batches.c.batch_key == batch_key)
+            ).first()
+        return None if row is None else self._row(row)
 
     def settle(
         self, batch_key: str, state: str, accepted: int | None = None, error: str | None = None

@@ -99,9 +99,13 @@ def _fragment(entry: tuple[Report, Element | None]) -> str:
     return fragment_of(node) if node is not None else report_fragment(report)
 
 
-def _filter(statement: Select[Any], campaign_key: str | None, msg_ids: Sequence[str] | None) -> Any:
-    if campaign_key is not None:
+def _filter(
+    statement: Select[Any], campaign_key: str | Sequence[str] | None, msg_ids: Sequence[str] | None
+) -> Any:
+    if isinstance(campaign_key, str):
         statement = statement.where(sent_messages.c.campaign_key == campaign_key)
+    elif campaign_key is not None:  # the shards of one campaign
+        statement = statement.where(sent_messages.c.campaign_key.in_(list(campaign_key)))
     if msg_ids is not None:
         statement = statement.where(sent_messages.c.msg_id.in_(list(msg_ids)))
     return statement
@@ -200,13 +204,21 @@ class ReportStore:
                 else:
                     refused.append((_fragment(entry), reason))
             rows = stored
-        # The reports stored in this transaction are ``rows`` (tuples in ``_COLUMNS`` order;
-        # ``new`` of them were not stored before): the one place that knows them, for
-        # whatever must follow a stored report.
+        # The reports stored in this transaction are ``rows`` (tuples in ``_COLUMNS`` order):
+        # their messages' delivery counters move in the same transaction.
+        from airflow_provider_hbsms.store.counters import count_reports
+
+        count_reports(connection, [(row[1], row[0]) for row in rows])
         return new, refused
 
-    def _folded(self, campaign_key: str | None, msg_ids: Sequence[str] | None) -> Select[Any]:
-        """One row per sent message: expected segments and what its reports say."""
+    def _folded(
+        self,
+        campaign_key: str | Sequence[str] | None,
+        msg_ids: Sequence[str] | None,
+        reported_only: bool = False,
+    ) -> Select[Any]:
+        """One row per sent message: expected segments and what its reports say (only the
+        messages with a report, when ``reported_only``)."""
         ok = and_(reports.c.delivered == 1)
         statement = select(
             sent_messages.c.msg_id,
@@ -220,12 +232,13 @@ class ReportStore:
                 func.distinct(case((and_(ok, reports.c.sub_seq > 0), reports.c.sub_seq)))
             ).label("ok_parts"),
         ).select_from(
-            sent_messages.outerjoin(
+            sent_messages.join(
                 reports,
                 and_(
                     reports.c.msg_id == sent_messages.c.msg_id,
                     reports.c.mobile == sent_messages.c.mobile,
                 ),
+                isouter=not reported_only,
             )
         )
         statement = _filter(statement, campaign_key, msg_ids)
@@ -245,7 +258,10 @@ class ReportStore:
         return PENDING
 
     def _first_failures(
-        self, conn: Connection, campaign_key: str | None, msg_ids: Sequence[str] | None
+        self,
+        conn: Connection,
+        campaign_key: str | Sequence[str] | None,
+        msg_ids: Sequence[str] | None,
     ) -> dict[tuple[str, str], tuple[str, str]]:
         """The first failing segment's (err, fail_desc) of each failed message."""
         statement = (
@@ -313,7 +329,7 @@ class ReportStore:
         return statuses
 
     def message_statuses(
-        self, campaign_key: str | None = None, msg_ids: Sequence[str] | None = None
+        self, campaign_key: str | Sequence[str] | None = None, msg_ids: Sequence[str] | None = None
     ) -> list[MessageStatus]:
         """Every sent message of a campaign (or with these msg_ids) and its folded status.
 
@@ -347,11 +363,13 @@ class ReportStore:
         return statuses + extra
 
     def summary(
-        self, campaign_key: str | None = None, msg_ids: Sequence[str] | None = None
+        self, campaign_key: str | Sequence[str] | None = None, msg_ids: Sequence[str] | None = None
     ) -> DeliverySummary:
         """Counts by status (in SQL: campaigns of millions of messages) and failures by reason."""
         expand_pending(self.engine)
-        folded = self._folded(campaign_key, msg_ids).subquery()
+        # Folded over the reported messages only: a message without a report is pending, so
+        # the first summary of a large campaign does not group a million unreported rows.
+        folded = self._folded(campaign_key, msg_ids, reported_only=True).subquery()
         failed = folded.c.failed_parts > 0
         delivered = and_(
             folded.c.failed_parts == 0,
@@ -359,12 +377,15 @@ class ReportStore:
             | ((folded.c.ok_parts > 0) & (folded.c.ok_parts >= folded.c.segments)),
         )
         statement = select(
-            func.count(literal(1)),
             func.sum(case((delivered, 1), else_=0)),
             func.sum(case((failed, 1), else_=0)),
         ).select_from(folded)
+        sent = _filter(
+            select(func.count(literal(1))).select_from(sent_messages), campaign_key, msg_ids
+        )
         with self.engine.connect() as conn:
-            total, n_delivered, n_failed = conn.execute(statement).one()
+            n_delivered, n_failed = conn.execute(statement).one()
+            total = conn.execute(sent).scalar_one()
             first = list(self._first_failures(conn, campaign_key, msg_ids).values())
             extra = (
                 self._unledgered(conn, msg_ids)

@@ -239,3 +239,49 @@ rejects = Table(
     Column("value", Text, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Delivery counters and batch leases (new tables only: created on existing stores as they are).
+# --------------------------------------------------------------------------------------------
+
+#: Each indexed message's last folded status, when not ``pending`` (``store/counters.py``).
+delivery_state = Table(
+    "hbsms_delivery_state",
+    metadata,
+    Column("msg_id", String(50), primary_key=True),
+    Column("mobile", String(11), primary_key=True),
+    Column("campaign_key", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # delivered | failed
+    Column("reason", Text, nullable=False, default=""),
+)
+
+#: Per campaign: messages sent, delivered, and failed by reason (``store/counters.py``).
+delivery_counts = Table(
+    "hbsms_delivery_counts",
+    metadata,
+    Column("campaign_key", String(200), primary_key=True),
+    Column("status", String(16), primary_key=True),  # sent | delivered | failed
+    # A digest of ``reason`` (unbounded text), so the key stays short.
+    Column("reason_key", String(16), primary_key=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("n", BigInteger, nullable=False),
+)
+
+#: A try of a campaign that is sending: who it is and when it last said it is alive.
+send_leases = Table(
+    "hbsms_send_leases",
+    metadata,
+    Column("owner", String(64), primary_key=True),
+    Column("campaign_key", String(200), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Which try claimed each batch last (its lease), so another try can tell a batch in flight
+#: from one whose outcome nobody will learn.
+batch_owners = Table(
+    "hbsms_batch_owners",
+    metadata,
+    Column("batch_key", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+)

@@ -87,6 +87,8 @@ def expand(conn: Connection, page: int = 100, pages: int | None = None) -> int:
     caller's transaction, ``page`` batches at a time (a million-message campaign's journal is
     never loaded at once), at most ``pages`` pages (all when None); returns how many batches
     were expanded. Safe when several readers expand at once: rows are inserted if absent."""
+    from airflow_provider_hbsms.store.counters import count_indexed
+
     expanded = 0
     while pages is None or pages > 0:
         pending = conn.execute(
@@ -109,7 +111,7 @@ def expand(conn: Connection, page: int = 100, pages: int | None = None) -> int:
         # than at random: a fifth cheaper once the store holds a million messages. (Sorting on
         # the mobile alone costs half as much, and a number seldom has several exts.)
         rows.sort(key=itemgetter(1))
-        _insert(conn, rows)
+        count_indexed(conn, rows, _insert)  # and counted, for the delivery counters
         conn.execute(
             update(batch_messages)
             .where(batch_messages.c.batch_key.in_([row.batch_key for row in pending]))
@@ -155,6 +157,6 @@ def _rows(
     return [tuple(m) + shared for m in messages]
 
 
-def _insert(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert rows into ``hbsms_sent_messages``, duplicates ignored."""
-    insert_ignore_values(conn, sent_messages, _COLUMN_NAMES, rows, ["msg_id", "mobile"])
+def _insert(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Insert rows into ``hbsms_sent_messages``, duplicates ignored; returns how many were new."""
+    return insert_ignore_values(conn, sent_messages, _COLUMN_NAMES, rows, ["msg_id", "mobile"])
