@@ -14,9 +14,10 @@ cd "$(dirname "$0")/.."
 
 CELLS=${HBSMS_MATRIX_CELLS:-"3.2:3.12 3.3:3.13"}
 TESTS=(tests/test_provider.py tests/test_example_dags.py tests/test_sensors_and_triggers.py)
+# What the tests need besides the provider (matplotlib: the example campaign's funnel PNG).
 PACKAGES=(apache-airflow apache-airflow-providers-common-sql apache-airflow-providers-postgres
   apache-airflow-providers-sqlite apache-airflow-providers-http psycopg2-binary pytest
-  pytest-timeout hypothesis)
+  pytest-timeout hypothesis matplotlib)
 
 python_for() {
   # pythonX.Y from PATH when it runs (a pyenv shim may not), else pyenv's own build of it.
@@ -40,7 +41,7 @@ build() {
   local venv=.venv-matrix/af$airflow-py$python
   local constraints=constraints/airflow-$airflow-py$python.txt
   local want
-  want=$(cat "$constraints" pyproject.toml | sha256sum | cut -d' ' -f1)
+  want=$({ cat "$constraints" pyproject.toml; echo "${PACKAGES[*]}"; } | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$venv/.hbsms-installed" 2>/dev/null)" = "$want" ]; then
     return
   fi
