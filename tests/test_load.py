@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from urllib.parse import urlsplit
 
 import pytest
 from airflow.sdk import Asset, Connection
@@ -12,6 +10,7 @@ from airflow.sdk import Asset, Connection
 from airflow_provider_hbsms.collector import Collector
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.operators.load import HbSmsLoadToSqlOperator
+from tests.fixtures.database import register_postgres_warehouse
 from tests.test_send_operator import context
 from tests.test_sensors_and_triggers import _send
 
@@ -70,18 +69,7 @@ def test_load_into_postgres_twice_without_duplicates(
     simulator, hbsms_conn, store, postgres_url, monkeypatch
 ) -> None:
     _fill(simulator, store)
-    parts = urlsplit(postgres_url.replace("postgresql+psycopg2", "postgresql"))
-    schema = parts.query.split("search_path%3D")[1]
-    conn = Connection(
-        conn_id="pgwh",
-        conn_type="postgres",
-        host=parts.hostname,
-        port=parts.port,
-        login=parts.username,
-        schema=parts.path.lstrip("/"),
-        extra=json.dumps({"options": f"-csearch_path={schema}"}),
-    )
-    monkeypatch.setenv("AIRFLOW_CONN_PGWH", conn.as_json())
+    register_postgres_warehouse(postgres_url, monkeypatch)
     op = HbSmsLoadToSqlOperator(task_id="load", sql_conn_id="pgwh", store_url=str(store.engine.url))
     assert op.execute(context("load")) == {"reports": 30, "replies": 2, "statuses": 30}
     assert op.execute(context("load")) == {"reports": 0, "replies": 0, "statuses": 0}

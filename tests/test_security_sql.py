@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from urllib.parse import urlsplit
 
 import pytest
 from airflow.sdk import Connection
@@ -14,6 +12,7 @@ from airflow_provider_hbsms.operators.load import (
     check_identifier,
     sql_dialect,
 )
+from tests.fixtures.database import register_postgres_warehouse
 from tests.test_load import _fill
 from tests.test_send_operator import context
 
@@ -88,18 +87,7 @@ def test_a_mixed_case_prefix_and_a_keyword_are_quoted(
 def _pg_warehouse(postgres_url: str, monkeypatch) -> tuple[str, object]:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    parts = urlsplit(postgres_url.replace("postgresql+psycopg2", "postgresql"))
-    schema = parts.query.split("search_path%3D")[1]
-    conn = Connection(
-        conn_id="pgwh",
-        conn_type="postgres",
-        host=parts.hostname,
-        port=parts.port,
-        login=parts.username,
-        schema=parts.path.lstrip("/"),
-        extra=json.dumps({"options": f"-csearch_path={schema}"}),
-    )
-    monkeypatch.setenv("AIRFLOW_CONN_PGWH", conn.as_json())
+    schema = register_postgres_warehouse(postgres_url, monkeypatch)
     hook = PostgresHook(postgres_conn_id="pgwh")
     hook.run("create table victim (secret text); insert into victim values ('keep me')")
     return schema, hook
