@@ -132,7 +132,7 @@ def test_a_value_only_the_database_refuses_is_quarantined_alone(
     store = legacy_store(postgres_url)
     monkeypatch.setattr(migrations, "limits_of", lambda engine: migrations.LIMITS[2])
     monkeypatch.setattr(
-        "airflow_provider_hbsms.store.reports.limits_of", lambda engine: migrations.LIMITS[2]
+        "airflow_provider_hbsms.store.report_writes.limits_of", lambda engine: migrations.LIMITS[2]
     )
     body = _body(
         GOOD.format(n=1),

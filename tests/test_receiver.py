@@ -163,9 +163,9 @@ class _FlakyStore:
         from airflow_provider_hbsms.store.reports import ReportStore
 
         self.mode, self.calls = mode, 0
-        original = ReportStore.add_read
+        original = ReportStore.insert_checked
 
-        def add_read(store, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def insert_checked(store, *args, **kwargs):  # type: ignore[no-untyped-def]
             self.calls += 1
             if self.calls == 1 and self.mode == "fail":
                 raise RuntimeError("database unavailable")
@@ -173,13 +173,13 @@ class _FlakyStore:
                 time.sleep(1.0)
             return original(store, *args, **kwargs)
 
-        monkeypatch.setattr(ReportStore, "add_read", add_read)
+        monkeypatch.setattr(ReportStore, "insert_checked", insert_checked)
 
 
 def test_reports_are_stored_while_a_reply_waits_for_indexing(store, monkeypatch) -> None:
     """The first reply after a campaign nobody has read indexes the campaign before it can be
-    attributed; report pushes are answered meanwhile (SQLite, where reports are stored on the
-    event loop)."""
+    attributed; report pushes are answered meanwhile (indexing runs outside the writer that
+    stores pushes)."""
     from airflow_provider_hbsms.store import sent
     from tests.test_report_store import claimed
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hbsms.receiver.access import AccessPolicy, RefusalLog
 from airflow_provider_hbsms.receiver.intake import ACCEPTED, KINDS, REFUSED, PushIntake, Refused
+from airflow_provider_hbsms.receiver.writer import PushWriter
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
@@ -37,6 +38,7 @@ class PushApp:
 
     def __init__(self, intake: PushIntake, prefix: str = "") -> None:
         self.intake = intake
+        self.writer = PushWriter(intake)
         self.prefix = prefix.rstrip("/")
         settings = intake.settings
         self.access = AccessPolicy(settings.token, settings.allowed_ips, settings.trusted_proxies)
@@ -78,14 +80,12 @@ class PushApp:
         try:
             self.access.check_scope(token, scope)
             body = await self._body(scope, receive)
-            new = None
-            if kind == "reports" and self.intake.opened:
-                # SQLite: store it right here if nobody holds the write lock (a hand-over to a
-                # worker thread costs a third of a push's CPU); never waits for it.
-                new = self.intake.ingest_now(kind, body)
-            if new is None:
-                work = asyncio.to_thread(self.intake.ingest, kind, body, deadline)
-                new = await asyncio.wait_for(work, max(deadline - time.monotonic(), 0.001))
+            if kind == "replies":
+                await asyncio.wait_for(
+                    asyncio.to_thread(self.intake.index_backlog, deadline),
+                    max(deadline - time.monotonic(), 0.001),
+                )
+            await self.writer.store(kind, body, deadline)
         except Refused as exc:
             # Rate-limited: unauthenticated callers could otherwise flood the log.
             self.refusals.refused(
@@ -102,7 +102,6 @@ class PushApp:
             # The store failed: answer non-0 so the gateway pushes again.
             log.exception("push to %s could not be stored", kind)
             return 503, REFUSED
-        log.debug("push to %s stored (%d new)", kind, new)
         return 200, ACCEPTED
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:

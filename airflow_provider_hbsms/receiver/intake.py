@@ -20,9 +20,10 @@ from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
 from airflow_provider_hbsms.store.sent import expand_pending
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from airflow_provider_hbsms.store import Store
+    from airflow_provider_hbsms.store.intake import Ingested
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class Refused(Exception):
 
 
 class PushIntake:
-    """Checks callers and stores pushed bodies.
+    """Stores pushed bodies, a group at a time (``writer.py`` groups them).
 
     :param settings: how the receiver runs.
     """
@@ -85,101 +86,77 @@ class PushIntake:
     def __init__(self, settings: ReceiverSettings) -> None:
         self.settings = settings
         self._store: Store | None = None
-        self._fast: Store | None = None
         self._opening = threading.Lock()
-        # SQLite takes one writer at a time and makes the others sleep-and-retry (with growing
-        # sleeps): queueing writers on a lock here is much faster and keeps latency even.
-        self._write_lock = threading.Lock()
 
     def store(self) -> Store:
-        """The store (opened on first use). On SQLite the receiver writes through engines of
+        """The store (opened on first use). On SQLite the receiver writes through an engine of
         its own with short lock waits: a push must be answered within the gateway's 20 s
         whatever holds the database."""
         with self._opening:
             if self._store is None:
                 store = self.settings.store_factory()
                 if store.engine.dialect.name == "sqlite":
-                    self._fast = store.with_busy_timeout(0)
                     store = store.with_busy_timeout(BUSY_TIMEOUT)
                 self._store = store
             return self._store
 
-    def writes_one_at_a_time(self) -> bool:
-        """The store takes one writer at a time (SQLite), so pushes are stored in turn."""
-        return self.store().engine.dialect.name == "sqlite"
+    def index_backlog(self, deadline: float) -> None:
+        """Index the sent messages not indexed yet, a committed page at a time, before a reply
+        is stored (attribution reads them). Runs outside the writer, so that report pushes
+        stored meanwhile wait for a page at most, not for a whole campaign.
 
-    @property
-    def opened(self) -> bool:
-        """The store has been opened (opening may wait for the database: not on the loop)."""
-        return self._store is not None
-
-    def fast_store(self) -> Store | None:
-        """The store over a connection that never waits for another process's lock (SQLite),
-        for storing on the event loop; None where pushes are stored from threads."""
-        self.store()
-        return self._fast
-
-    def ingest(self, kind: str, body: bytes, deadline: float | None = None) -> int:
-        """Keep the body, store its items (quarantining those the store cannot hold) and
-        commit; the count of new items. Waits for the database until ``deadline``
-        (``time.monotonic()``), never longer.
-
-        :raises Refused: the body cannot be read (it is kept as a dead letter: ``400``), or the
-            store stayed busy until the deadline (``503``: the gateway pushes again).
+        :raises Refused: the store stayed busy until ``deadline``.
         """
-        if deadline is None:
-            deadline = time.monotonic() + self.settings.answer_within
         target = self.store()
-        if kind == "replies":
-            # Attribution needs the sent messages indexed. Index any backlog first, outside
-            # the write lock and a committed page at a time, so that report pushes stored
-            # meanwhile wait for a page at most, not for a whole campaign.
-            self._until(deadline, lambda: expand_pending(target.engine))
-        one_at_a_time = self.writes_one_at_a_time()
+        self._until(deadline, lambda: expand_pending(target.engine))
+
+    def ingest_group(
+        self, kind: str, bodies: Sequence[bytes], deadlines: Sequence[float]
+    ) -> list[Exception | None]:
+        """Keep the bodies, store their items (quarantining those the store cannot hold) and
+        commit, in one transaction; for each body None once committed, or why it was not
+        stored. Waits for the database until each body's deadline (``time.monotonic()``),
+        never longer.
+
+        Outcomes are ``Refused`` for a body that cannot be read (kept as a dead letter:
+        ``400``) or whose deadline passed while the store stayed busy (``503``: the gateway
+        pushes again).
+        """
+        target = self.store()
+        outcomes: dict[int, Exception | None] = {}
+        waiting = list(range(len(bodies)))
         while True:
-            remaining = deadline - time.monotonic()
-            if one_at_a_time and not self._write_lock.acquire(timeout=max(remaining, 0)):
-                raise Refused(503, "the store stayed busy (other pushes)")
             try:
-                return self._keep(target, kind, body)
+                results, new = target.intake.ingest_group(
+                    kind,
+                    "push",
+                    f"push:{kind}",
+                    [bodies[index] for index in waiting],
+                    opt_out_keywords=self.settings.opt_out_keywords,
+                    raw=self.settings.keep_raw,
+                )
             except (OperationalError, sqlite3.OperationalError) as exc:
                 if not _locked(exc):
                     raise  # the store is down, not busy: answered 503 all the same
-                if time.monotonic() + _RETRY_PAUSE >= deadline:
-                    raise Refused(503, f"the store stayed busy: {_cause(exc)}") from None
-            finally:
-                if one_at_a_time:
-                    self._write_lock.release()
-            time.sleep(_RETRY_PAUSE)
+                late = time.monotonic() + _RETRY_PAUSE
+                for index in waiting:
+                    if deadlines[index] <= late:
+                        outcomes[index] = Refused(503, f"the store stayed busy: {_cause(exc)}")
+                waiting = [index for index in waiting if index not in outcomes]
+                if not waiting:
+                    break
+                time.sleep(_RETRY_PAUSE)
+                continue
+            for index, result in zip(waiting, results, strict=True):
+                outcomes[index] = self._outcome(kind, result)
+            log.debug("%d pushes to %s stored (%d new items)", len(waiting), kind, new)
+            break
+        return [outcomes[index] for index in range(len(bodies))]
 
-    def ingest_now(self, kind: str, body: bytes) -> int | None:
-        """``ingest`` without waiting at all (SQLite, on the event loop): None when another
-        push or another process holds the write lock, to be stored from a thread instead."""
-        fast = self.fast_store()
-        if fast is None or not self._write_lock.acquire(blocking=False):
-            return None
-        try:
-            return self._keep(fast, kind, body)
-        except (OperationalError, sqlite3.OperationalError) as exc:
-            if _locked(exc):
-                return None
-            raise
-        finally:
-            self._write_lock.release()
-
-    def _keep(self, target: Store, kind: str, body: bytes) -> int:
-        result = target.intake.ingest(
-            kind,
-            "push",
-            f"push:{kind}",
-            body,
-            opt_out_keywords=self.settings.opt_out_keywords,
-            raw=self.settings.keep_raw,
-        )
+    def _outcome(self, kind: str, result: Ingested) -> Exception | None:
         if result.dead_letter is not None:
-            raise Refused(
-                400, f"unreadable body (dead letter {result.dead_letter}): {result.error}"
-            )
+            letter = result.dead_letter
+            return Refused(400, f"unreadable body (dead letter {letter}): {result.error}")
         limit = MAX_REPORTS_PER_BODY if kind == "reports" else MAX_REPLIES_PER_BODY
         if result.items > limit:
             log.warning(
@@ -187,7 +164,7 @@ class PushIntake:
             )
         if result.quarantined:
             log.warning("push of %d %s: %d quarantined", result.items, kind, result.quarantined)
-        return result.new
+        return None
 
     def _until(self, deadline: float, work: Callable[[], object]) -> None:
         while True:

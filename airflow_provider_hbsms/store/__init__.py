@@ -14,7 +14,6 @@ from airflow_provider_hbsms.store.db import get_engine, resolve_store_url
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from airflow_provider_hbsms.store.counters import DeliveryCounters
     from airflow_provider_hbsms.store.cursors import Cursors
     from airflow_provider_hbsms.store.intake import Intake
     from airflow_provider_hbsms.store.ledger import SendLedger
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from airflow_provider_hbsms.store.rejects import RejectStore
     from airflow_provider_hbsms.store.replies import ReplyStore
     from airflow_provider_hbsms.store.reports import ReportStore
+    from airflow_provider_hbsms.store.summaries import DeliveryCounters
 
 
 class Store:
@@ -53,7 +53,7 @@ class Store:
 
     @cached_property
     def counters(self) -> DeliveryCounters:
-        from airflow_provider_hbsms.store.counters import DeliveryCounters
+        from airflow_provider_hbsms.store.summaries import DeliveryCounters
 
         return DeliveryCounters(self.engine)
 

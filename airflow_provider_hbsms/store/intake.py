@@ -27,7 +27,7 @@ from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
 from airflow_provider_hbsms.store.sent import expand, expand_pending
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Sequence
 
     from sqlalchemy import Connection
 
@@ -38,6 +38,17 @@ log = logging.getLogger(__name__)
 KINDS = ("reports", "replies")
 
 
+@dataclass(frozen=True)
+class _Read:
+    """A body as read, before it is stored."""
+
+    route: str
+    body: bytes
+    read: Any
+    items: int
+    inbound_id: int | None
+
+
 @dataclass
 class Ingested:
     """What became of one body.
@@ -45,7 +56,8 @@ class Ingested:
     :param inbound_id: the id of the body as kept (``hbsms_inbound``); None for a dead letter
         of a push.
     :param items: items in the body (readable or not).
-    :param new: items stored that were not stored before.
+    :param new: items stored that were not stored before (0 for a body stored in a group:
+        ``Intake.ingest_group`` counts them for the group).
     :param quarantined: items quarantined (``hbsms_quarantine``).
     :param opted_out: numbers put on the opt-out list (replies).
     :param dead_letter: the body could not be read: the id of its dead letter.
@@ -119,33 +131,129 @@ class Intake:
             # Attribution reads the sent messages: index what waits first, page by page and
             # outside this transaction.
             expand_pending(self.store.engine)
+        body_read = _Read(route, body, read, count, inbound_id)
+        return run_storing(
+            self.store.engine,
+            lambda connection, careful: self._store_read(
+                connection, careful, kind, source, body_read, opt_out_keywords, raw
+            ),
+        )
 
-        def work(connection: Connection, careful: bool = False) -> Ingested:
-            items = count
-            kept = inbound_id
-            if kept is None and raw:
-                kept = keep_raw(connection, kind, source, route, body, STORED, items)
-            result = Ingested(kept, items)
-            refused = list(read.refused)
-            if kind == "reports":
-                result.new, more = self.store.reports.add_read(
-                    connection, read.items, source, careful
-                )
-            else:
-                expand(connection)
-                added, more = self.store.replies.add_read(
-                    connection, read.items, source, opt_out_keywords, careful
-                )
-                result.new, result.opted_out = added.new, added.opted_out
-            refused += more
+    def ingest_group(
+        self,
+        kind: str,
+        source: str,
+        route: str,
+        bodies: Sequence[bytes],
+        opt_out_keywords: Collection[str] = DEFAULT_OPT_OUT_KEYWORDS,
+        raw: bool = True,
+    ) -> tuple[list[Ingested], int]:
+        """``ingest`` for several bodies of one kind in ONE transaction: what each became, in
+        order, and how many items were new in all. Bodies pushed while the previous transaction
+        committed share the next one, so a backlog costs one commit (and, for reports, one
+        insert and one counter update) per group, not per body. An unreadable body is still a
+        dead letter of its own, and a value the database refuses is still found item by item.
+        Items new in the group are counted for the group: each body's ``new`` is 0.
+
+        :raises Exception: the store failed: nothing of the readable bodies was committed.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        results: list[Ingested | None] = [None] * len(bodies)
+        readable: list[tuple[int, _Read]] = []
+        for index, body in enumerate(bodies):
+            try:
+                read: Any = read_reports(body) if kind == "reports" else read_replies(body)
+            except XmlBodyError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                results[index] = self._dead(kind, source, route, body, error, None)
+                continue
+            count = len(read.items) + len(read.refused)
+            readable.append((index, _Read(route, body, read, count, None)))
+        new = 0
+        if readable:
+            if kind == "replies":
+                expand_pending(self.store.engine)
+
+            def work(connection: Connection, careful: bool) -> tuple[list[Ingested], int]:
+                if kind == "reports" and not careful:
+                    return self._store_reports(connection, source, [r for _, r in readable], raw)
+                done = [
+                    self._store_read(
+                        connection, careful, kind, source, one, opt_out_keywords, raw
+                    )
+                    for _, one in readable
+                ]
+                added = sum(result.new for result in done)
+                for result in done:
+                    result.new = 0
+                return done, added
+
+            stored, new = run_storing(self.store.engine, work)
+            for (index, _), result in zip(readable, stored, strict=True):
+                results[index] = result
+        return [result for result in results if result is not None], new
+
+    def _store_reports(
+        self, connection: Connection, source: str, bodies: Sequence[_Read], raw: bool
+    ) -> tuple[list[Ingested], int]:
+        """Report bodies on ``connection``: each kept and checked, then every storable report
+        of them in one insert (the fast path of ``ingest_group``)."""
+        done: list[Ingested] = []
+        rows: list[tuple[Any, ...]] = []
+        refusals: list[list[tuple[str, str]]] = []
+        for one in bodies:
+            kept = None
+            if raw:
+                route, body = one.route, one.body
+                kept = keep_raw(connection, "reports", source, route, body, STORED, one.items)
+            checked, _, refused = self.store.reports.checked(connection, one.read.items, source)
+            rows += checked
+            refusals.append(list(one.read.refused) + refused)
+            done.append(Ingested(kept, one.items))
+        new = self.store.reports.insert_checked(connection, rows)
+        for result, refused in zip(done, refusals, strict=True):
             result.quarantined = len(refused)
             if refused:
-                quarantine_items(connection, kind, source, kept, refused)
-            if kept is not None and (refused or inbound_id is not None):
-                set_state(connection, kept, PARTIAL if refused else STORED, items)
-            return result
+                quarantine_items(connection, "reports", source, result.inbound_id, refused)
+                if result.inbound_id is not None:
+                    set_state(connection, result.inbound_id, PARTIAL, result.items)
+        return done, new
 
-        return run_storing(self.store.engine, work)
+    def _store_read(
+        self,
+        connection: Connection,
+        careful: bool,
+        kind: str,
+        source: str,
+        body_read: _Read,
+        opt_out_keywords: Collection[str],
+        raw: bool,
+    ) -> Ingested:
+        """Store one read body on ``connection``: itself (unless kept already), its items, and
+        the items the store cannot hold in quarantine."""
+        read, items, inbound_id = body_read.read, body_read.items, body_read.inbound_id
+        kept = inbound_id
+        if kept is None and raw:
+            route, body = body_read.route, body_read.body
+            kept = keep_raw(connection, kind, source, route, body, STORED, items)
+        result = Ingested(kept, items)
+        refused = list(read.refused)
+        if kind == "reports":
+            result.new, more = self.store.reports.add_read(connection, read.items, source, careful)
+        else:
+            expand(connection)
+            added, more = self.store.replies.add_read(
+                connection, read.items, source, opt_out_keywords, careful
+            )
+            result.new, result.opted_out = added.new, added.opted_out
+        refused += more
+        result.quarantined = len(refused)
+        if refused:
+            quarantine_items(connection, kind, source, kept, refused)
+        if kept is not None and (refused or inbound_id is not None):
+            set_state(connection, kept, PARTIAL if refused else STORED, items)
+        return result
 
     def _dead(
         self, kind: str, source: str, route: str, body: bytes, error: str, inbound_id: int | None

@@ -3,100 +3,28 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, literal, select
 
-from airflow_provider_hbsms.protocol.numbers import canonical_mobile
-from airflow_provider_hbsms.protocol.xmlcodec import fragment_of, report_fragment
-from airflow_provider_hbsms.store.checks import Unstorable, one_by_one, sub_seq, too_long, utc
-from airflow_provider_hbsms.store.migrations import limits_of
-from airflow_provider_hbsms.store.quarantine import run_storing
+from airflow_provider_hbsms.store.delivery import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    DeliverySummary,
+    MessageStatus,
+)
+from airflow_provider_hbsms.store.report_writes import ReportWriter
 from airflow_provider_hbsms.store.schema import reports, sent_messages
 from airflow_provider_hbsms.store.sent import expand_pending
-from airflow_provider_hbsms.store.upsert import _sqlite_time, insert_ignore_values, stored_time
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from xml.etree.ElementTree import Element
 
     from sqlalchemy import Connection, Engine, Select
 
-    from airflow_provider_hbsms.protocol.models import Report
 
-DELIVERED, FAILED, PENDING = "delivered", "failed", "pending"
-#: The columns a stored report's row gives, in order, and its unique key.
-_COLUMNS = (
-    "mobile", "msg_id", "sub_seq", "err", "fail_desc", "delivered", "report_time", "corp_id",
-    "received_at", "source",
-)  # fmt: skip
-_KEYS = ("mobile", "msg_id", "sub_seq")
 _CHUNK = 900
-
-
-@dataclass(frozen=True, slots=True)
-class MessageStatus:
-    """Where one sent message stands, its segments folded.
-
-    :param msg_id: the message id.
-    :param mobile: the number.
-    :param status: ``delivered`` (every segment delivered), ``failed`` (any segment failed)
-        or ``pending``.
-    :param err: the first failing segment's code (failed only).
-    :param fail_desc: its description.
-    :param segments: segments expected.
-    :param reported: segment reports received.
-    :param campaign_key: the campaign that sent it.
-    """
-
-    msg_id: str
-    mobile: str
-    status: str
-    err: str = ""
-    fail_desc: str = ""
-    segments: int = 1
-    reported: int = 0
-    campaign_key: str = ""
-
-
-@dataclass(frozen=True)
-class DeliverySummary:
-    """Delivery of a set of messages.
-
-    :param total: messages.
-    :param delivered: delivered messages.
-    :param failed: failed messages.
-    :param pending: messages without a final status yet.
-    :param failed_by_reason: failed messages by ``err`` (``err fail_desc``).
-    """
-
-    total: int
-    delivered: int
-    failed: int
-    pending: int
-    failed_by_reason: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def delivered_fraction(self) -> float:
-        return self.delivered / self.total if self.total else 0.0
-
-    @property
-    def is_final(self) -> bool:
-        """Every message has a final status (and there is at least one)."""
-        return self.total > 0 and self.pending == 0
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["delivered_fraction"] = round(self.delivered_fraction, 6)
-        data["is_final"] = self.is_final
-        return data
-
-
-def _fragment(entry: tuple[Report, Element | None]) -> str:
-    report, node = entry
-    return fragment_of(node) if node is not None else report_fragment(report)
 
 
 def _filter(
@@ -111,105 +39,14 @@ def _filter(
     return statement
 
 
-class ReportStore:
-    """Write and read delivery reports.
+class ReportStore(ReportWriter):
+    """Write (``report_writes.py``) and read delivery reports.
 
     :param engine: the store's engine.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-
-    def add(
-        self, items: Sequence[Report], source: str, connection: Connection | None = None
-    ) -> int:
-        """Store reports once each (by mobile, msg_id, sub_seq) in one transaction; returns how
-        many were new. Re-pushed or re-pulled reports are ignored; a report the store cannot
-        hold is quarantined (``hbsms_quarantine``) with the reason, the others are stored."""
-        from airflow_provider_hbsms.store.quarantine import quarantine_items
-
-        entries = [(r, None) for r in items]
-
-        def work(conn: Connection, careful: bool = False) -> int:
-            new, refused = self.add_read(conn, entries, source, careful)
-            quarantine_items(conn, "reports", source, None, refused)
-            return new
-
-        if connection is not None:
-            return work(connection, careful=True)
-        return run_storing(self.engine, work)
-
-    def add_read(
-        self,
-        connection: Connection,
-        entries: Sequence[tuple[Report, Element | None]],
-        source: str,
-        careful: bool = False,
-    ) -> tuple[int, list[tuple[str, str]]]:
-        """Store the reports of ``entries`` (each with the element it was read from, if any)
-        that the store can hold; returns how many were new, and ``(fragment, reason)`` of
-        each that it cannot hold. ``careful`` stores one by one, so that a value only the
-        database refuses is found (and refused) alone."""
-        limits = limits_of(self.engine)
-        now = stored_time(connection, datetime.now(UTC))
-        sqlite = connection.dialect.name == "sqlite"
-        rows: list[tuple[Any, ...]] = []
-        kept: list[tuple[Report, Element | None]] = []
-        refused: list[tuple[str, str]] = []
-        for entry in entries:
-            r = entry[0]
-            try:
-                mobile = canonical_mobile(r.mobile)
-                if not mobile or not r.msg_id:
-                    raise Unstorable("a report needs a mobile and a msg_id")
-                too_long("mobile", mobile, limits.mobile)
-                too_long("msg_id", r.msg_id, limits.msg_id)
-                too_long("err", r.err, limits.err)
-                too_long("corp_id", r.corp_id, limits.corp_id)
-                when = utc("report_time", r.report_time)
-                rows.append(
-                    (
-                        mobile,
-                        r.msg_id,
-                        sub_seq(r.sub_seq, limits),
-                        r.err,
-                        r.fail_desc,
-                        1 if r.delivered else 0,
-                        _sqlite_time(when) if sqlite else when,
-                        r.corp_id,
-                        now,
-                        source,
-                    )
-                )
-                kept.append(entry)
-            except Unstorable as exc:
-                refused.append((_fragment(entry), str(exc)))
-        if not careful:
-            new = insert_ignore_values(connection, reports, _COLUMNS, rows, _KEYS)
-        else:
-            new = 0
-            stored: list[tuple[Any, ...]] = []
-            for row, entry in zip(rows, kept, strict=True):
-                counted: list[int] = []
-
-                def insert(row: tuple[Any, ...] = row, counted: list[int] = counted) -> None:
-                    counted.append(
-                        insert_ignore_values(connection, reports, _COLUMNS, [row], _KEYS)
-                    )
-
-                reason = one_by_one(connection, insert)
-                if reason is None:
-                    new += counted[0]
-                    stored.append(row)
-                else:
-                    refused.append((_fragment(entry), reason))
-            rows = stored
-        # The reports stored in this transaction are ``rows`` (tuples in ``_COLUMNS`` order):
-        # their messages' delivery counters move in the same transaction.
-        from airflow_provider_hbsms.store.counters import count_reports
-
-        count_reports(connection, [(row[1], row[0]) for row in rows])
-        return new, refused
 
     def _folded(
         self,
