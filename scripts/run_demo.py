@@ -107,6 +107,7 @@ def main() -> int:
 
 
 def _summary(received: list, seconds: float) -> None:  # type: ignore[type-arg]
+    from airflow_provider_hbsms.campaign.privacy import mask_number
     from airflow_provider_hbsms.store import open_store
 
     print(f"DAG run {DAG_ID} succeeded in {seconds:.1f} s (log: {HOME / 'dag_run.log'})")
@@ -127,9 +128,11 @@ def _summary(received: list, seconds: float) -> None:  # type: ignore[type-arg]
     for reason, count in sorted(summary.failed_by_reason.items()):
         print(f"    failed {reason}: {count}")
     replies = store.replies.find()
-    print(f"  replies: {len(replies)}; opted out now: {sorted(store.opt_outs.all())}")
+    opted_out = [mask_number(m) for m in sorted(store.opt_outs.all())]
+    print(f"  replies: {len(replies)}; opted out now: {opted_out}")
     for reply in replies:
-        print(f"    {reply.mobile} (ext {reply.ext}) {reply.content!r} -> {reply.msg_id}")
+        who = mask_number(reply.mobile)
+        print(f"    {who} (ext {reply.ext}) {reply.content!r} -> {reply.msg_id}")
     with sqlite3.connect(WAREHOUSE_DB) as db:
         for table in WAREHOUSE_TABLES:
             try:
