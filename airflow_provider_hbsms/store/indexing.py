@@ -33,6 +33,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_CPU_PRESSURE = "/proc/pressure/cpu"
+
+
+def cpu_stalled_seconds() -> float | None:
+    """Seconds, since boot, in which some runnable task of the machine (or of this container's
+    group) waited for a core: Linux's CPU pressure (``/proc/pressure/cpu``); None where the
+    kernel does not report it."""
+    try:
+        with open(_CPU_PRESSURE) as pressure:
+            some = pressure.readline()
+    except OSError:
+        return None
+    total = some.rpartition("total=")[2]
+    return int(total) / 1e6 if total.strip().isdigit() else None
+
 
 class IndexBehind:
     """A thread that indexes journaled batches while the ``with`` block runs.
@@ -49,6 +64,8 @@ class IndexBehind:
     :param burst: seconds of indexing between pauses.
     :param start_after: seconds before it starts: a send shorter than that leaves little to
         index, and the first reader does it.
+    :param saturated: the share of a pause in which some task of the machine waited for a
+        core (Linux's CPU pressure) above which it stands back too.
     """
 
     def __init__(
@@ -60,6 +77,7 @@ class IndexBehind:
         busy: float = 0.35,
         burst: float = 0.2,
         start_after: float = 1.0,
+        saturated: float = 0.5,
     ) -> None:
         self.engine = engine
         self.lock = lock if lock is not None else contextlib.nullcontext()
@@ -68,6 +86,7 @@ class IndexBehind:
         self.busy = busy
         self.burst = burst
         self.start_after = start_after
+        self.saturated = saturated
         self.indexed = 0
         self.paused = 0
         self._stop = threading.Event()
@@ -95,11 +114,20 @@ class IndexBehind:
 
     def _others_busy(self) -> bool:
         """Pause for ``idle`` seconds; whether the other threads used more than ``busy`` of a
-        core meanwhile."""
+        core meanwhile, or the machine's cores were saturated (then the send's threads could
+        not show how busy they are: they waited for a core, and indexing would take it)."""
         wall, others = time.monotonic(), time.process_time() - time.thread_time()
+        stalled = cpu_stalled_seconds()
         self._stop.wait(self.idle)
+        elapsed = max(time.monotonic() - wall, 1e-6)
         used = time.process_time() - time.thread_time() - others
-        return used / max(time.monotonic() - wall, 1e-6) > self.busy
+        if used / elapsed > self.busy:
+            return True
+        if stalled is not None:
+            after = cpu_stalled_seconds()
+            if after is not None and (after - stalled) / elapsed > self.saturated:
+                return True
+        return False
 
     def _run(self) -> None:
         try:
