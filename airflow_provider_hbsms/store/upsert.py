@@ -9,6 +9,7 @@ microseconds to look up, which the ledger pays on every batch.
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from itertools import chain
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 #: Bound parameters per statement: SQLite's oldest limit (newer builds allow far more).
 _SQLITE_MAX_VARIABLES = 999
+#: Rows from which PostgreSQL gets them by ``COPY`` (below, the round trips it adds cost more).
+_COPY_FROM = 200
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
@@ -98,6 +102,10 @@ def insert_ignore_values(
                 tuple(chain.from_iterable(part)),
             )
         return int(driver.total_changes - before)  # type: ignore[union-attr]
+    if len(values) >= _COPY_FROM:
+        copied = _copy_insert_ignore(driver, table.name, names, conflict, values)
+        if copied is not None:
+            return copied
     from psycopg2.extras import execute_values
 
     with driver.cursor() as cursor:  # type: ignore[union-attr]
@@ -109,6 +117,53 @@ def insert_ignore_values(
             fetch=True,
         )
     return len(inserted)
+
+
+def _copy_insert_ignore(
+    driver: Any, table: str, names: str, conflict: str, values: Sequence[tuple[Any, ...]]
+) -> int | None:
+    """PostgreSQL, many rows: ``COPY`` them into a temporary table of the same column types and
+    move them over with one ``INSERT ... SELECT``, about half the client CPU and half the time
+    of one ``INSERT ... VALUES`` of them all (no literal per value to format, nor a statement
+    of thousands of values to parse). None when a value has no ``COPY`` text form here."""
+    try:
+        text = "".join("\t".join(map(_copy_text, row)) + "\n" for row in values)
+    except TypeError:
+        return None
+    staging = f"{table}_incoming"
+    with driver.cursor() as cursor:
+        # Per session, emptied by the statement that reads it (and at commit, should that
+        # statement fail): two inserts of one transaction never see each other's rows.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+            f"SELECT {names} FROM {table} WITH NO DATA"
+        )
+        cursor.copy_expert(f"COPY {staging} ({names}) FROM STDIN", io.StringIO(text))
+        cursor.execute(
+            f"WITH moved AS (DELETE FROM {staging} RETURNING {names}) "
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM moved {conflict}"
+        )
+        return int(cursor.rowcount)
+
+
+def _copy_text(value: Any) -> str:
+    """A value in ``COPY``'s text format.
+
+    :raises TypeError: a type without a text form here (the caller inserts by ``VALUES``).
+    """
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.translate(_COPY_ESCAPES)
+        return value
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
 
 
 def update_values(
