@@ -78,14 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {"from": before, "to": after}
         text = f"schema version {before} -> {after}" if before != after else f"at {after}"
     elif args.command == "replay":
+        from airflow_provider_hbsms.store.keywords import resolve_opt_out_keywords
         from airflow_provider_hbsms.store.replay import replay
-        from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
 
         store = _open(args)
         done = replay(
             store,
             kinds=args.kind or ("reports", "replies"),
-            opt_out_keywords=args.opt_out_keyword or DEFAULT_OPT_OUT_KEYWORDS,
+            opt_out_keywords=resolve_opt_out_keywords(args.opt_out_keyword),
         )
         result = done.as_dict()
         result["refused"] = [
