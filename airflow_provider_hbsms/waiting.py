@@ -117,12 +117,16 @@ def campaign_keys_of(value: Any) -> str | list[str] | None:
     return campaign_key_of(value)
 
 
-def pull_kinds(kinds: str | Iterable[str] | None, wanted: str) -> list[str] | None:
+def pull_kinds(
+    kinds: str | Iterable[str] | None, wanted: str, collect: bool = True
+) -> list[str] | None:
     """The queues a wait drains before each check: ``kinds`` checked (``reports``,
     ``replies``; it must include ``wanted``, the one the wait reads), None for ``wanted``
-    alone."""
+    alone. ``kinds`` without ``collect`` is refused: nothing would use it."""
     if kinds is None:
         return None
+    if not collect:
+        raise ValueError("kinds: says what each check collects, but collect is off")
     chosen = list(check_kinds(kinds, PULL_KINDS))
     if wanted not in chosen:
         raise ValueError(f"kinds: {chosen} leaves out {wanted!r}, which this wait reads")
@@ -148,7 +152,7 @@ class _Condition(GatewayAccess):
     wanted: ClassVar[str]
 
     def __post_init__(self) -> None:
-        self.kinds = pull_kinds(self.kinds, self.wanted)
+        self.kinds = pull_kinds(self.kinds, self.wanted, self.collect)
 
     def pull(self) -> None:
         """Drain the gateway into the store first, when this condition collects."""

@@ -176,6 +176,13 @@ def test_a_wait_must_drain_what_it_reads() -> None:
         HbSmsReplyTrigger({"kinds": ["reports"]})
 
 
+def test_kinds_without_collecting_is_refused() -> None:
+    with pytest.raises(ValueError, match="collect is off"):
+        HbSmsReplySensor(task_id="r", collect=False, kinds=["replies"])
+    with pytest.raises(ValueError, match="collect is off"):
+        DeliveryCondition(campaign_key="k", collect=False, kinds=["reports"])
+
+
 def test_collect_drains_the_kinds_asked_for(hbsms_gateway, hbsms_store) -> None:
     HbSmsSendOperator(task_id="send", input=["13900000001"], content="通知").execute(context())
     hbsms_gateway.deliver()

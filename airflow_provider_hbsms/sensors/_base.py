@@ -59,7 +59,7 @@ class _ConditionSensor(GatewayAccess, BaseSensorOperator):
         self._set_access(hbsms_conn_id, store_conn_id, store_url)
         self.collect = collect
         # Checked when the DAG is parsed, not at the first poke.
-        self.kinds = pull_kinds(kinds, self._wanted)
+        self.kinds = pull_kinds(kinds, self._wanted, collect)
         self.deferrable = deferrable
 
     def _access(self) -> dict[str, Any]:
