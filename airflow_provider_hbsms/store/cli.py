@@ -8,6 +8,7 @@ and what is still refused; ``hbsms-store status`` counts what waits.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -82,11 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         from airflow_provider_hbsms.store.replay import replay
 
         store = _open(args)
-        done = replay(
-            store,
-            kinds=args.kind or ("reports", "replies"),
-            opt_out_keywords=resolve_opt_out_keywords(args.opt_out_keyword),
-        )
+        # Airflow may log to stdout while it loads the [hbsms] setting: keep stdout for --json.
+        with contextlib.redirect_stdout(sys.stderr):
+            keywords = resolve_opt_out_keywords(args.opt_out_keyword)
+        done = replay(store, kinds=args.kind or ("reports", "replies"), opt_out_keywords=keywords)
         result = done.as_dict()
         result["refused"] = [
             {"table": table, "id": id_, "reason": reason}

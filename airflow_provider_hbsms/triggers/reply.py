@@ -32,9 +32,10 @@ class HbSmsReplyEventTrigger(ConditionPolling, BaseEventTrigger):
     Each event carries the new replies (at most ``limit``; at least ``min_replies``, which
     wait for one another) and the last reply id seen. The trigger resumes where it stopped:
     the last reply id it reported is kept in the store under ``cursor``, so replies stored
-    while no triggerer ran it (a restart, a deploy) are reported when it runs again. On its very first run it starts from the replies stored then (or after
-    ``after_id``). Delivery is at least once: an event fired just before the triggerer stopped,
-    and not yet recorded, fires again.
+    while no triggerer ran it (a restart, a deploy) are reported when it runs again. On its
+    very first run it starts from the replies stored then (or after ``after_id``). Delivery is
+    at least once: an event fired just before the triggerer stopped, and not yet recorded,
+    fires again.
 
     :param condition: ``ReplyCondition`` fields (``collect`` pulls replies first).
     :param poll_interval: seconds between checks.
