@@ -25,11 +25,11 @@ from airflow_provider_hbsms.protocol.errors import (
     RateLimitedError,
     UnexpectedReplyError,
 )
+from airflow_provider_hbsms.store.keywords import resolve_opt_out_keywords
 from airflow_provider_hbsms.store.pulls import GATEWAY_RETENTION
-from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterable
 
     from airflow_provider_hbsms.client import HbSmsClient
     from airflow_provider_hbsms.store import Store
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPORTS, REPLIES = "reports", "replies"
+#: A previous successful pull older than this is logged as a warning before the next drain.
+DEFAULT_WARN_LAG = timedelta(hours=12)
 
 
 class PullModeError(HbSmsError):
@@ -70,8 +72,13 @@ class Collector:
 
     :param client: the account's client (its pacer spaces the pulls across processes).
     :param store: where to keep what is pulled.
-    :param opt_out_keywords: replies that put their sender on the opt-out list.
-    :param max_lag: warn when the previous successful pull is older than this.
+    :param opt_out_keywords: replies that put their sender on the opt-out list; default
+        ``[hbsms] opt_out_keywords``.
+    :param max_lag: after a drain, raise ``StalePullsError`` when the last successful pull
+        of its kind is older than this (the gateway moves unpulled data to history after 3
+        days); None: no check.
+    :param warn_lag: before a drain, only log a warning when the previous successful pull is
+        older than this (default 12 hours); None: no warning.
     """
 
     def __init__(
@@ -79,29 +86,48 @@ class Collector:
         client: HbSmsClient,
         store: Store,
         opt_out_keywords: Collection[str] | None = None,
-        max_lag: timedelta = timedelta(hours=12),
+        max_lag: timedelta | None = None,
+        warn_lag: timedelta | None = DEFAULT_WARN_LAG,
     ) -> None:
         self.client = client
         self.store = store
-        self.opt_out_keywords = opt_out_keywords
+        # Read once per collector: every page of this drain is classified alike.
+        self.opt_out_keywords = resolve_opt_out_keywords(opt_out_keywords)
         self.max_lag = max_lag
+        self.warn_lag = warn_lag
         self.corp_id = client.credentials.corp_id
         client.pace_with(store.engine)  # PostgreSQL: take turns with pollers on other hosts
 
     def drain_reports(self, max_pulls: int | None = None) -> DrainResult:
         """Pull reports until the gateway says ``0`` (or ``max_pulls``)."""
-        return self._drain(REPORTS, max_pulls)
+        return self.drain([REPORTS], max_pulls)[0]
 
     def drain_replies(self, max_pulls: int | None = None) -> DrainResult:
         """Pull replies until the gateway says ``0`` (or ``max_pulls``)."""
-        return self._drain(REPLIES, max_pulls)
+        return self.drain([REPLIES], max_pulls)[0]
 
     def drain_all(self, max_pulls: int | None = None) -> list[DrainResult]:
-        return [self.drain_reports(max_pulls), self.drain_replies(max_pulls)]
+        """Pull reports, then replies."""
+        return self.drain([REPORTS, REPLIES], max_pulls)
+
+    def drain(self, kinds: Iterable[str], max_pulls: int | None = None) -> list[DrainResult]:
+        """Drain each of ``kinds`` (``reports``, ``replies``) in turn, then check ``max_lag``
+        for each: every queue is drained before a stale one fails the caller."""
+        kinds = list(kinds)
+        for kind in kinds:
+            if kind not in (REPORTS, REPLIES):
+                raise ValueError(f"kinds: {kind!r} is not a kind; choose from 'reports', 'replies'")
+        results = [self._drain(kind, max_pulls) for kind in kinds]
+        if self.max_lag is not None:
+            for result in results:
+                self.store.pulls.check_fresh(self.corp_id, result.kind, self.max_lag)
+        return results
 
     def _warn_if_stale(self, kind: str) -> None:
+        if self.warn_lag is None:
+            return
         last = self.store.pulls.last_success(self.corp_id, kind)
-        if last is not None and datetime.now(UTC) - last > self.max_lag:
+        if last is not None and datetime.now(UTC) - last > self.warn_lag:
             log.warning(
                 "No %s pull of %s succeeded since %s; the gateway moves unpulled data to "
                 "history after %d days",
@@ -161,13 +187,12 @@ class Collector:
     def _store(self, kind: str, endpoint: Endpoint, body: bytes, result: DrainResult) -> None:
         # Committed before it is read: the gateway will not hand this page over again.
         kept = self.store.intake.keep(kind, "pull", endpoint.path, body)
-        keywords = self.opt_out_keywords or DEFAULT_OPT_OUT_KEYWORDS
         ingested = self.store.intake.ingest(
             kind,
             "pull",
             endpoint.path,
             body,
-            opt_out_keywords=keywords,
+            opt_out_keywords=self.opt_out_keywords,
             inbound_id=kept,
             max_items=MAX_REPORTS_PER_BODY if kind == REPORTS else MAX_REPLIES_PER_BODY,
         )

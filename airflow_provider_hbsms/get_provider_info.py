@@ -209,6 +209,20 @@ def get_provider_info() -> dict[str, Any]:
                         "example": None,
                         "default": "20",
                     },
+                    "opt_out_keywords": {
+                        "description": "Comma-separated replies that put their sender on the "
+                        "opt-out list (compared trimmed, case- and width-insensitively), "
+                        "wherever replies are stored: the collect operator, the collecting "
+                        "sensors and triggers, the push receiver (plugin and hbsms-receiver) "
+                        "and the replay. A task's opt_out_keywords= overrides it. Empty: the "
+                        "defaults.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "退订,TD,T,N,STOP",
+                        # store.replies.DEFAULT_OPT_OUT_KEYWORDS, written out: this module is
+                        # read by every Airflow process and imports nothing heavy.
+                        "default": "退订,TD,T,N",
+                    },
                     "rejects_dir": {
                         "description": "Folder a relative rejects_path of the send operators "
                         "lives under (it may not lead out of it). Empty: "

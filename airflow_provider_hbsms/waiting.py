@@ -16,8 +16,15 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_hbsms.params import (
+    DEFAULT_HBSMS_CONN_ID,
+    DEFAULT_STORE_CONN_ID,
+    PULL_KINDS,
+    GatewayAccess,
+    check_kinds,
+)
 from airflow_provider_hbsms.protocol.errors import (
     GatewayError,
     HbSmsError,
@@ -25,7 +32,11 @@ from airflow_provider_hbsms.protocol.errors import (
     TransportError,
     UnexpectedReplyError,
 )
-from airflow_provider_hbsms.store import Store, open_store
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from airflow_provider_hbsms.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -106,35 +117,57 @@ def campaign_keys_of(value: Any) -> str | list[str] | None:
     return campaign_key_of(value)
 
 
+def pull_kinds(
+    kinds: str | Iterable[str] | None, wanted: str, collect: bool = True
+) -> list[str] | None:
+    """The queues a wait drains before each check: ``kinds`` checked (``reports``,
+    ``replies``; it must include ``wanted``, the one the wait reads), None for ``wanted``
+    alone. ``kinds`` without ``collect`` is refused: nothing would use it."""
+    if kinds is None:
+        return None
+    if not collect:
+        raise ValueError("kinds: says what each check collects, but collect is off")
+    chosen = list(check_kinds(kinds, PULL_KINDS))
+    if wanted not in chosen:
+        raise ValueError(f"kinds: {chosen} leaves out {wanted!r}, which this wait reads")
+    return chosen
+
+
 @dataclass
-class _StoreAccess:
-    hbsms_conn_id: str = "hbsms_default"
+class _Condition(GatewayAccess):
+    """What every condition holds: the connections (a cached hook and store, made in the
+    process that checks), and what to pull before each check.
+
+    :param collect: drain the gateway's queues into the store before each check (pull mode).
+    :param kinds: the queues to drain: ``reports``, ``replies``; default the one the
+        condition reads (``wanted``), which must be among them.
+    """
+
+    hbsms_conn_id: str = DEFAULT_HBSMS_CONN_ID
     store_url: str | None = None
-    store_conn_id: str | None = None
+    store_conn_id: str | None = DEFAULT_STORE_CONN_ID
     collect: bool = True
+    kinds: list[str] | None = None
+    #: The queue this condition reads.
+    wanted: ClassVar[str]
 
-    def store(self) -> Store:
-        return open_store(url=self.store_url, conn_id=self.store_conn_id)
+    def __post_init__(self) -> None:
+        self.kinds = pull_kinds(self.kinds, self.wanted, self.collect)
 
-    def pull(self, store: Store, reports: bool) -> None:
+    def pull(self) -> None:
         """Drain the gateway into the store first, when this condition collects."""
         if not self.collect:
             return
         from airflow_provider_hbsms.collector import Collector
-        from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 
-        collector = Collector(HbSmsHook(self.hbsms_conn_id).client, store)
-        if reports:
-            collector.drain_reports()
-        else:
-            collector.drain_replies()
+        Collector(self.hook.client, self.store).drain(self.kinds or [self.wanted])
 
     def serialize(self) -> dict[str, Any]:
         return asdict(self)
 
 
 @dataclass
-class DeliveryCondition(_StoreAccess):
+class DeliveryCondition(_Condition):
     """A campaign's (or some msg_ids') messages reached a final status or a delivered share.
 
     :param campaign_key: the campaign, or several (the shards of one campaign), counted as one.
@@ -145,15 +178,17 @@ class DeliveryCondition(_StoreAccess):
     campaign_key: str | list[str] | None = None
     msg_ids: list[str] | None = None
     min_delivered_fraction: float | None = None
+    wanted: ClassVar[str] = "reports"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.campaign_key is None and not self.msg_ids:
             raise ValueError("give campaign_key (or a send result) or msg_ids")
 
     def check(self) -> dict[str, Any] | None:
         """The delivery summary once the condition holds, else None."""
-        store = self.store()
-        self.pull(store, reports=True)
+        store = self.store
+        self.pull()
         summary = (
             store.counters.summary(self.campaign_key)  # a few rows, whatever the campaign's size
             if self.campaign_key and self.msg_ids is None
@@ -200,7 +235,7 @@ def _describe(campaign_key: str | list[str] | None) -> str | None:
 
 
 @dataclass
-class ReplyCondition(_StoreAccess):
+class ReplyCondition(_Condition):
     """A reply arrived from given numbers / to an ext / matching a pattern / for a campaign.
 
     :param mobiles: only from these numbers.
@@ -219,6 +254,7 @@ class ReplyCondition(_StoreAccess):
     min_replies: int = 1
     after_id: int = 0
     limit: int = field(default=1000)
+    wanted: ClassVar[str] = "replies"
 
     def matches(self, store: Store) -> list[dict[str, Any]]:
         found = store.replies.find(
@@ -234,7 +270,6 @@ class ReplyCondition(_StoreAccess):
 
     def check(self) -> list[dict[str, Any]] | None:
         """The matching replies once there are enough, else None."""
-        store = self.store()
-        self.pull(store, reports=False)
-        found = self.matches(store)
+        self.pull()
+        found = self.matches(self.store)
         return found if len(found) >= self.min_replies else None

@@ -128,7 +128,7 @@ def measure(url: str, args: argparse.Namespace, recompute: bool) -> dict[str, fl
         started = time.perf_counter()
         try:
             if recompute:  # the baseline: the summary recomputed from every message and report
-                self.store().reports.summary(self.campaign_key)
+                self.store.reports.summary(self.campaign_key)
                 return None
             return original(self)
         finally:

@@ -92,7 +92,7 @@ def hbsms_example_campaign() -> None:
     # --8<-- [end:reply_sensor]
 
     # --8<-- [start:collect]
-    replies = HbSmsCollectOperator(task_id="collect_replies", reports=False)
+    replies = HbSmsCollectOperator(task_id="collect_replies", kinds=["replies"])
 
     # --8<-- [end:collect]
 

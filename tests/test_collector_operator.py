@@ -49,7 +49,7 @@ def test_operator_drains_both_queues_and_returns_counts(simulator, hbsms_conn, s
 
 def test_operator_fails_when_pulls_are_stale(simulator, hbsms_conn, store) -> None:
     op = HbSmsCollectOperator(
-        task_id="collect", store_url=str(store.engine.url), replies=False, max_lag=timedelta(0)
+        task_id="collect", store_url=str(store.engine.url), kinds=["reports"], max_lag=timedelta(0)
     )
     with pytest.raises(StalePullsError, match="reports pull"):
         op.execute(context("collect"))
@@ -83,6 +83,6 @@ def test_collector_warns_when_the_last_pull_is_old(simulator, hbsms_conn, store,
             update(pull_state).values(last_success_at=datetime.now(UTC) - timedelta(days=2))
         )
     with caplog.at_level(logging.WARNING, logger="airflow_provider_hbsms.collector"):
-        Collector(HbSmsHook().client, store, max_lag=timedelta(hours=12)).drain_reports()
+        Collector(HbSmsHook().client, store, warn_lag=timedelta(hours=12)).drain_reports()
     assert "moves unpulled data to history after 3 days" in caplog.text
     store.pulls.check_fresh(SIM_CORP_ID, "reports", timedelta(minutes=1))  # fresh again

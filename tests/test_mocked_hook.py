@@ -87,7 +87,7 @@ def test_delivery_sensor_and_collect_with_a_mocked_hook(hbsms_gateway, hbsms_sto
     assert done.xcom_value["failed_by_reason"] == {"DB:0141 failed": 1}
 
     hbsms_gateway.reply("13900000001", "TD", "7")
-    collected = HbSmsCollectOperator(task_id="collect", reports=False).execute(context("c"))
+    collected = HbSmsCollectOperator(task_id="collect", kinds=["replies"]).execute(context("c"))
     assert collected["replies"]["new"] == 1
     assert hbsms_store.opt_outs.all() == {"13900000001"}
     (reply,) = hbsms_store.replies.find()

@@ -7,11 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hbsms.collector import Collector
-from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
-from airflow_provider_hbsms.store import open_store
+from airflow_provider_hbsms.collector import DEFAULT_WARN_LAG, Collector
+from airflow_provider_hbsms.params import (
+    DEFAULT_HBSMS_CONN_ID,
+    DEFAULT_STORE_CONN_ID,
+    GATEWAY_TEMPLATE_FIELDS,
+    PULL_KINDS,
+    GatewayAccess,
+    check_kinds,
+)
 from airflow_provider_hbsms.store.replay import replay
-from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -20,73 +25,63 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class HbSmsCollectOperator(BaseOperator):
+class HbSmsCollectOperator(GatewayAccess, BaseOperator):
     """Drain the gateway's report and reply queues into the store (pull mode).
 
     Each pulled batch is committed before the next pull; the gateway hands data over once.
     Returns counts per kind (pulls, received, new, opted_out, dead_letters, quarantined), and
     with ``replay=True`` what the replay of dead letters and quarantined items did.
 
-    :param hbsms_conn_id: the ``hbsms`` connection. (templated)
-    :param store_conn_id: connection of the store database.
-    :param store_url: or its SQLAlchemy URL.
-    :param reports: pull delivery reports.
-    :param replies: pull replies.
+    :param kinds: which queues to drain: ``reports``, ``replies`` (default both; one may be
+        given as a string).
     :param max_pulls: at most this many pulls of each kind (default: until the queue is empty).
-    :param opt_out_keywords: replies that put their sender on the opt-out list.
-    :param max_lag: fail when, after this run, the last successful pull of a kind is older than
-        this (the gateway moves unpulled data to history after 3 days); None: no check.
+    :param opt_out_keywords: replies that put their sender on the opt-out list; default
+        ``[hbsms] opt_out_keywords``.
+    :param max_lag: fail with ``StalePullsError`` when, after this run, the last successful
+        pull of a kind is older than this (the gateway moves unpulled data to history after 3
+        days); None: no check.
+    :param warn_lag: only log a warning when, before a drain, the previous successful pull of
+        its kind is older than this (default 12 hours); None: no warning.
     :param replay: first read the dead letters and store the quarantined items of the kinds
         collected again (after a fix), idempotently; the counts are returned under ``replay``.
     """
 
-    template_fields: Sequence[str] = ("hbsms_conn_id",)
+    template_fields: Sequence[str] = GATEWAY_TEMPLATE_FIELDS
 
     def __init__(
         self,
         *,
-        hbsms_conn_id: str = HbSmsHook.default_conn_name,
-        store_conn_id: str | None = None,
+        hbsms_conn_id: str = DEFAULT_HBSMS_CONN_ID,
+        store_conn_id: str | None = DEFAULT_STORE_CONN_ID,
         store_url: str | None = None,
-        reports: bool = True,
-        replies: bool = True,
+        kinds: str | Sequence[str] = PULL_KINDS,
         max_pulls: int | None = None,
         opt_out_keywords: Sequence[str] | None = None,
         max_lag: timedelta | None = None,
+        warn_lag: timedelta | None = DEFAULT_WARN_LAG,
         replay: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.hbsms_conn_id = hbsms_conn_id
-        self.store_conn_id = store_conn_id
-        self.store_url = store_url
-        self.reports = reports
-        self.replies = replies
+        self._set_access(hbsms_conn_id, store_conn_id, store_url)
+        self.kinds = check_kinds(kinds, PULL_KINDS)
         self.max_pulls = max_pulls
         self.opt_out_keywords = opt_out_keywords
         self.max_lag = max_lag
+        self.warn_lag = warn_lag
         self.replay = replay
 
     def execute(self, context: Context) -> dict[str, Any]:
-        store = open_store(url=self.store_url, conn_id=self.store_conn_id)
-        client = HbSmsHook(self.hbsms_conn_id).client
-        collector = Collector(client, store, self.opt_out_keywords)
+        collector = Collector(
+            self.hook.client, self.store, self.opt_out_keywords, self.max_lag, self.warn_lag
+        )
         results: dict[str, Any] = {}
         if self.replay:
-            kinds = [
-                k for k, wanted in (("reports", self.reports), ("replies", self.replies)) if wanted
-            ]
-            keywords = self.opt_out_keywords or DEFAULT_OPT_OUT_KEYWORDS
-            done = replay(store, kinds, keywords)
+            done = replay(self.store, list(self.kinds), collector.opt_out_keywords)
             for table, id_, reason in done.still_refused:
                 self.log.warning("Still refused: %s #%d: %s", table, id_, reason)
             results["replay"] = done.as_dict()
-        if self.reports:
-            results["reports"] = asdict(collector.drain_reports(self.max_pulls))
-        if self.replies:
-            results["replies"] = asdict(collector.drain_replies(self.max_pulls))
-        if self.max_lag is not None:
-            for kind in (k for k in results if k != "replay"):
-                store.pulls.check_fresh(collector.corp_id, kind, self.max_lag)
+        drained = collector.drain(self.kinds, self.max_pulls)
+        results.update({result.kind: asdict(result) for result in drained})
         self.log.info("Collected: %s", results)
         return results

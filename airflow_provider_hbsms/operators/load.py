@@ -9,12 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, BaseOperator
 
-from airflow_provider_hbsms.store import Store, open_store
+from airflow_provider_hbsms.params import (
+    DEFAULT_STORE_CONN_ID,
+    STORE_TEMPLATE_FIELDS,
+    StoreAccess,
+    check_kinds,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
+
+    from airflow_provider_hbsms.store import Store
 
 KINDS = ("reports", "statuses", "replies")
 
@@ -127,7 +134,7 @@ _TYPES = {
 }
 
 
-class HbSmsLoadToSqlOperator(BaseOperator):
+class HbSmsLoadToSqlOperator(StoreAccess, BaseOperator):
     """Copy reports, message statuses and replies from the store into warehouse tables.
 
     Tables ``<table_prefix>reports``, ``<table_prefix>message_status`` and
@@ -145,14 +152,18 @@ class HbSmsLoadToSqlOperator(BaseOperator):
         empty); names are quoted as the database needs, so their case is kept. (templated)
     :param schema: the schema (PostgreSQL) or attached database (SQLite) the tables live in;
         default the connection's. A plain identifier, like the prefix. (templated)
-    :param kinds: which of ``reports``, ``statuses``, ``replies`` to load.
-    :param store_conn_id: connection of the store database.
-    :param store_url: or its SQLAlchemy URL.
+    :param kinds: which of ``reports``, ``statuses``, ``replies`` to load (default all; one
+        may be given as a string).
     :param batch_rows: rows read from the store and written per round.
     :param reread_margin: ids below the watermark read again each run.
     """
 
-    template_fields: Sequence[str] = ("sql_conn_id", "table_prefix", "schema")
+    template_fields: Sequence[str] = (
+        "sql_conn_id",
+        "table_prefix",
+        "schema",
+        *STORE_TEMPLATE_FIELDS,
+    )
 
     def __init__(
         self,
@@ -160,23 +171,19 @@ class HbSmsLoadToSqlOperator(BaseOperator):
         sql_conn_id: str,
         table_prefix: str = "hbsms_",
         schema: str | None = None,
-        kinds: Sequence[str] = KINDS,
-        store_conn_id: str | None = None,
+        kinds: str | Sequence[str] = KINDS,
+        store_conn_id: str | None = DEFAULT_STORE_CONN_ID,
         store_url: str | None = None,
         batch_rows: int = 5000,
         reread_margin: int = 1000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        unknown = set(kinds) - set(KINDS)
-        if unknown:
-            raise ValueError(f"kinds: unknown {sorted(unknown)}; choose from {KINDS}")
         self.sql_conn_id = sql_conn_id
         self.table_prefix = table_prefix
         self.schema = schema
-        self.kinds = tuple(kinds)
-        self.store_conn_id = store_conn_id
-        self.store_url = store_url
+        self.kinds = check_kinds(kinds, KINDS)
+        self._set_store(store_conn_id, store_url)
         self.batch_rows = batch_rows
         self.reread_margin = reread_margin
 
@@ -189,7 +196,7 @@ class HbSmsLoadToSqlOperator(BaseOperator):
         self._preparer = sql_dialect(connection.conn_type).identifier_preparer
         hook = connection.get_hook()
         flavour = "postgres" if connection.conn_type in ("postgres", "postgresql") else "default"
-        store = open_store(url=self.store_url, conn_id=self.store_conn_id)
+        store = self.store
         counts: dict[str, int] = {}
         touched_msg_ids: list[str] = []
         for kind in ("reports", "replies"):

@@ -6,13 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_hbsms.params import DEFAULT_STORE_CONN_ID, STORE_TEMPLATE_FIELDS, StoreAccess
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
 
 
-class HbSmsPurgeOperator(BaseOperator):
+class HbSmsPurgeOperator(StoreAccess, BaseOperator):
     """Purge personal data (numbers, message and reply texts, invalid rows) from the store,
     keeping every campaign's counts (see ``store/purge.py``).
 
@@ -23,11 +25,9 @@ class HbSmsPurgeOperator(BaseOperator):
 
     :param retention_days: days to keep personal data. (templated)
     :param campaign_key: purge this campaign now instead. (templated)
-    :param store_conn_id: connection of the store database.
-    :param store_url: or its SQLAlchemy URL.
     """
 
-    template_fields: Sequence[str] = ("retention_days", "campaign_key")
+    template_fields: Sequence[str] = ("retention_days", "campaign_key", *STORE_TEMPLATE_FIELDS)
     ui_color = "#f4e8e8"
 
     def __init__(
@@ -35,25 +35,23 @@ class HbSmsPurgeOperator(BaseOperator):
         *,
         retention_days: float | str | None = None,
         campaign_key: str | None = None,
-        store_conn_id: str | None = None,
+        store_conn_id: str | None = DEFAULT_STORE_CONN_ID,
         store_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.retention_days = retention_days
         self.campaign_key = campaign_key
-        self.store_conn_id = store_conn_id
-        self.store_url = store_url
+        self._set_store(store_conn_id, store_url)
 
     def execute(self, context: Context) -> dict[str, int]:
-        from airflow_provider_hbsms.store import open_store
         from airflow_provider_hbsms.store.purge import (
             configured_retention_days,
             purge_campaign,
             purge_older_than,
         )
 
-        store = open_store(url=self.store_url, conn_id=self.store_conn_id)
+        store = self.store
         if self.campaign_key:
             result = purge_campaign(store, str(self.campaign_key))
             self.log.info("Purged campaign %s: %s", self.campaign_key, result.as_dict())

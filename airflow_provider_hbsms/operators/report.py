@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hbsms.store import open_store
+from airflow_provider_hbsms.params import DEFAULT_STORE_CONN_ID, STORE_TEMPLATE_FIELDS, StoreAccess
 from airflow_provider_hbsms.ui import queries
 from airflow_provider_hbsms.ui.report import write_report
 from airflow_provider_hbsms.waiting import campaign_key_of
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class HbSmsCampaignReportOperator(BaseOperator):
+class HbSmsCampaignReportOperator(StoreAccess, BaseOperator):
     """Write the campaign view as files, for readers without the Airflow UI plugin.
 
     The HTML page holds the funnel (rows, valid, sent, accepted, delivered), failures by
@@ -34,11 +34,9 @@ class HbSmsCampaignReportOperator(BaseOperator):
     :param output_dir: the folder to write into (local path); default
         ``$AIRFLOW_HOME/hbsms_reports/<dag_id>/<run_id>``. (templated)
     :param png: also draw the PNG (skipped, with a log line, when matplotlib is missing).
-    :param store_conn_id: connection of the store database.
-    :param store_url: or its SQLAlchemy URL.
     """
 
-    template_fields: Sequence[str] = ("campaign_key", "output_dir")
+    template_fields: Sequence[str] = ("campaign_key", "output_dir", *STORE_TEMPLATE_FIELDS)
     ui_color = "#e8eef4"
 
     def __init__(
@@ -47,7 +45,7 @@ class HbSmsCampaignReportOperator(BaseOperator):
         campaign_key: Any = None,
         output_dir: str | os.PathLike[str] | None = None,
         png: bool = True,
-        store_conn_id: str | None = None,
+        store_conn_id: str | None = DEFAULT_STORE_CONN_ID,
         store_url: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -55,8 +53,7 @@ class HbSmsCampaignReportOperator(BaseOperator):
         self.campaign_key = campaign_key
         self.output_dir = output_dir
         self.png = png
-        self.store_conn_id = store_conn_id
-        self.store_url = store_url
+        self._set_store(store_conn_id, store_url)
 
     def _keys(self, context: Context) -> list[str]:
         given = self.campaign_key
@@ -64,8 +61,7 @@ class HbSmsCampaignReportOperator(BaseOperator):
             items = given if isinstance(given, list | tuple) else [given]
             return [k for k in (campaign_key_of(item) for item in items) if k]
         ti = context["ti"]
-        store = open_store(url=self.store_url, conn_id=self.store_conn_id)
-        return queries.campaigns_of_run(store, ti.dag_id, ti.run_id)
+        return queries.campaigns_of_run(self.store, ti.dag_id, ti.run_id)
 
     def _directory(self, context: Context) -> Path:
         if self.output_dir:
@@ -77,7 +73,7 @@ class HbSmsCampaignReportOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         keys = self._keys(context)
-        store = open_store(url=self.store_url, conn_id=self.store_conn_id)
+        store = self.store
         stem = _stem(keys, context["ti"])
         files = write_report(store, keys, self._directory(context), stem=stem, png=self.png)
         for funnel in files.funnels:

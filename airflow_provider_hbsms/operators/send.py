@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import BaseOperator
@@ -16,13 +15,17 @@ from airflow_provider_hbsms.campaign.privacy import masked_problem
 from airflow_provider_hbsms.campaign.rejects_file import write_rejects
 from airflow_provider_hbsms.campaign.rows import MessageSpec
 from airflow_provider_hbsms.campaign.window import DEFAULT_TIMEZONE, SendWindow
-from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
+from airflow_provider_hbsms.params import (
+    DEFAULT_HBSMS_CONN_ID,
+    DEFAULT_STORE_CONN_ID,
+    GATEWAY_TEMPLATE_FIELDS,
+    GatewayAccess,
+)
 from airflow_provider_hbsms.protocol.errors import (
     HbSmsError,
     HbSmsValidationError,
     ValidationProblem,
 )
-from airflow_provider_hbsms.store import Store, open_store
 from airflow_provider_hbsms.store.indexing import IndexBehind
 
 if TYPE_CHECKING:
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     from airflow_provider_hbsms.campaign.engine import Plan
 
 
-class _HbSmsCampaignOperator(BaseOperator):
+class _HbSmsCampaignOperator(GatewayAccess, BaseOperator):
     """What the two send operators share; see their docstrings for the parameters."""
 
     ui_color = "#e8f4ea"
@@ -45,10 +48,8 @@ class _HbSmsCampaignOperator(BaseOperator):
         input: Any,
         mobile_column: str = "mobile",
         ext: str = "",
-        ext_column: str | None = None,
-        msg_id_column: str | None = None,
-        hbsms_conn_id: str = HbSmsHook.default_conn_name,
-        store_conn_id: str | None = None,
+        hbsms_conn_id: str = DEFAULT_HBSMS_CONN_ID,
+        store_conn_id: str | None = DEFAULT_STORE_CONN_ID,
         store_url: str | None = None,
         campaign_key: str | None = None,
         on_invalid: Literal["fail", "skip"] = "fail",
@@ -81,11 +82,7 @@ class _HbSmsCampaignOperator(BaseOperator):
         XComArg.apply_upstream_relationship(self, input)
         self.mobile_column = mobile_column
         self.ext = ext
-        self.ext_column = ext_column
-        self.msg_id_column = msg_id_column
-        self.hbsms_conn_id = hbsms_conn_id
-        self.store_conn_id = store_conn_id
-        self.store_url = store_url
+        self._set_access(hbsms_conn_id, store_conn_id, store_url)
         self.campaign_key = campaign_key
         self.on_invalid = on_invalid
         self.rejects_path = rejects_path
@@ -101,6 +98,7 @@ class _HbSmsCampaignOperator(BaseOperator):
         self.price_per_segment = Decimal(str(price_per_segment))
         self.resend_unknown = resend_unknown
         self.connections = connections
+        self.hook_pool_size = connections  # one connection per batch in flight
         self.batch_size = batch_size
         self.chunk_rows = chunk_rows
         self.csv_encoding = csv_encoding
@@ -110,14 +108,6 @@ class _HbSmsCampaignOperator(BaseOperator):
             raise ValueError("outside_window must be 'wait' or 'fail'")
         if on_empty not in ("fail", "allow"):
             raise ValueError("on_empty must be 'fail' or 'allow'")
-
-    @cached_property
-    def hook(self) -> HbSmsHook:
-        return HbSmsHook(self.hbsms_conn_id, pool_size=self.connections)
-
-    @cached_property
-    def store(self) -> Store:
-        return open_store(url=self.store_url, conn_id=self.store_conn_id)
 
     def _spec(self) -> MessageSpec:
         raise NotImplementedError
@@ -335,13 +325,9 @@ class HbSmsSendOperator(_HbSmsCampaignOperator):
         Rendered Templates; a path given as a Jinja string is still rendered when the task
         runs. Prefer files for large inputs: a DataFrame passed by XCom is stored whole.
     :param mobile_column: the column of numbers.
-    :param ext: the ext appended to the channel number (digits; may be empty). (templated)
-    :param ext_column: unused for same-content sends (one ext per request).
-    :param msg_id_column: unused for same-content sends (one corp_msg_id per request).
-    :param hbsms_conn_id: the ``hbsms`` connection. (templated)
-    :param store_conn_id: connection of the store database (ledger, opt-outs); default from
-        ``[hbsms] store_conn_id`` / ``store_url``, else SQLite in AIRFLOW_HOME.
-    :param store_url: SQLAlchemy URL of the store, instead of ``store_conn_id``.
+    :param ext: the ext appended to the channel number (digits; may be empty); one ext for
+        every number, as the same-content endpoint takes one per request (per-row exts: the
+        personalized operator's ``ext_column``). (templated)
     :param campaign_key: the campaign's key; default ``dag/task/run[/map index]``. (templated)
     :param on_invalid: ``fail`` (default: nothing is sent if any row is invalid; the error names
         rows, fields and rules) or ``skip`` (invalid rows are left out and counted).
@@ -377,7 +363,7 @@ class HbSmsSendOperator(_HbSmsCampaignOperator):
     template_fields: Sequence[str] = (
         "content",
         "ext",
-        "hbsms_conn_id",
+        *GATEWAY_TEMPLATE_FIELDS,
         "campaign_key",
         "rejects_path",
     )
@@ -417,19 +403,27 @@ class HbSmsPersonalizedSendOperator(_HbSmsCampaignOperator):
         "template",
         "content_column",
         "ext",
-        "hbsms_conn_id",
+        *GATEWAY_TEMPLATE_FIELDS,
         "campaign_key",
         "rejects_path",
     )
     _kind = "personalized"
 
     def __init__(
-        self, *, template: str | None = None, content_column: str | None = None, **kwargs: Any
+        self,
+        *,
+        template: str | None = None,
+        content_column: str | None = None,
+        ext_column: str | None = None,
+        msg_id_column: str | None = None,
+        **kwargs: Any,
     ) -> None:
         kwargs.setdefault("dedupe", False)
         super().__init__(**kwargs)
         self.template = template
         self.content_column = content_column
+        self.ext_column = ext_column
+        self.msg_id_column = msg_id_column
 
     def _spec(self) -> MessageSpec:
         return MessageSpec(

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from airflow_provider_hbsms.protocol.endpoints import MAX_REPLIES_PER_BODY, MAX_REPORTS_PER_BODY
 from airflow_provider_hbsms.receiver.limits import ReceiverLimits
-from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
+from airflow_provider_hbsms.store.keywords import resolve_opt_out_keywords
 from airflow_provider_hbsms.store.sent import expand_pending
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ class ReceiverSettings:
     :param store_factory: returns the store to write to (called once, lazily).
     :param allowed_ips: IPs or networks allowed to push; empty allows any.
     :param max_body: largest body accepted, in bytes.
-    :param opt_out_keywords: replies that put their sender on the opt-out list.
+    :param opt_out_keywords: replies that put their sender on the opt-out list; default
+        ``[hbsms] opt_out_keywords``, read when the receiver starts.
     :param trusted_proxies: IPs or networks of reverse proxies whose ``X-Forwarded-For`` is
         believed (see ``access.py``); empty ignores the header.
     :param limits: time and connection limits (``limits.py``).
@@ -58,7 +59,7 @@ class ReceiverSettings:
     store_factory: Callable[[], Store]
     allowed_ips: list[str] = field(default_factory=list)
     max_body: int = DEFAULT_MAX_BODY
-    opt_out_keywords: frozenset[str] = DEFAULT_OPT_OUT_KEYWORDS
+    opt_out_keywords: frozenset[str] | None = None
     trusted_proxies: list[str] = field(default_factory=list)
     limits: ReceiverLimits = field(default_factory=ReceiverLimits)
     answer_within: float = 15.0
@@ -85,6 +86,8 @@ class PushIntake:
 
     def __init__(self, settings: ReceiverSettings) -> None:
         self.settings = settings
+        # Read once: every push this receiver stores is classified alike.
+        self.opt_out_keywords = resolve_opt_out_keywords(settings.opt_out_keywords)
         self._store: Store | None = None
         self._opening = threading.Lock()
 
@@ -132,7 +135,7 @@ class PushIntake:
                     "push",
                     f"push:{kind}",
                     [bodies[index] for index in waiting],
-                    opt_out_keywords=self.settings.opt_out_keywords,
+                    opt_out_keywords=self.opt_out_keywords,
                     raw=self.settings.keep_raw,
                 )
             except (OperationalError, sqlite3.OperationalError) as exc:

@@ -3,7 +3,8 @@
 Settings come from the ``[hbsms]`` section: ``receiver_token`` (required; without it every
 push is refused), ``receiver_allowed_ips``, ``receiver_trusted_proxies`` (the reverse proxies
 whose ``X-Forwarded-For`` is believed), ``receiver_body_timeout``, and the store's
-``store_conn_id`` / ``store_url``.
+``store_conn_id`` / ``store_url``, and ``opt_out_keywords`` (the replies that put their sender on
+the opt-out list).
 The gateway's URLs are then ``https://<api-server>/hbsms/<token>/reports`` and ``.../replies``.
 """
 

@@ -9,15 +9,26 @@ from typing import TYPE_CHECKING, Any
 from airflow.configuration import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_hbsms.params import (
+    DEFAULT_HBSMS_CONN_ID,
+    DEFAULT_STORE_CONN_ID,
+    GatewayAccess,
+)
 from airflow_provider_hbsms.protocol.errors import HbSmsError
-from airflow_provider_hbsms.waiting import DEFAULT_MAX_CONSECUTIVE_FAILURES, FailureBudget
+from airflow_provider_hbsms.waiting import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    FailureBudget,
+    pull_kinds,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow.sdk import Context
     from airflow.triggers.base import BaseTrigger
 
 
-class _ConditionSensor(BaseSensorOperator):
+class _ConditionSensor(GatewayAccess, BaseSensorOperator):
     """Pokes ``self._condition(context).check()``, or defers to ``self._trigger``.
 
     A check that fails on a passing gateway trouble is tried again at the next poke (or by the
@@ -27,14 +38,17 @@ class _ConditionSensor(BaseSensorOperator):
     """
 
     _result_key = "summary"
+    #: The queue the sensor's condition reads (what ``kinds`` must include).
+    _wanted: str
 
     def __init__(
         self,
         *,
-        hbsms_conn_id: str = "hbsms_default",
-        store_conn_id: str | None = None,
+        hbsms_conn_id: str = DEFAULT_HBSMS_CONN_ID,
+        store_conn_id: str | None = DEFAULT_STORE_CONN_ID,
         store_url: str | None = None,
         collect: bool = True,
+        kinds: str | Sequence[str] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         **kwargs: Any,
@@ -42,10 +56,10 @@ class _ConditionSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.max_consecutive_failures = max_consecutive_failures
         FailureBudget(max_consecutive_failures)  # refuse a negative limit at parse time
-        self.hbsms_conn_id = hbsms_conn_id
-        self.store_conn_id = store_conn_id
-        self.store_url = store_url
+        self._set_access(hbsms_conn_id, store_conn_id, store_url)
         self.collect = collect
+        # Checked when the DAG is parsed, not at the first poke.
+        self.kinds = pull_kinds(kinds, self._wanted, collect)
         self.deferrable = deferrable
 
     def _access(self) -> dict[str, Any]:
@@ -54,6 +68,7 @@ class _ConditionSensor(BaseSensorOperator):
             "store_url": self.store_url,
             "store_conn_id": self.store_conn_id,
             "collect": self.collect,
+            "kinds": self.kinds,
         }
 
     def _condition(self, context: Context) -> Any:
@@ -75,7 +90,7 @@ class _ConditionSensor(BaseSensorOperator):
         if budget is None:
             budget = FailureBudget(self.max_consecutive_failures)
             if self.mode == "reschedule":
-                budget.failures = condition.store().cursors.get(self._budget_key(context)) or 0
+                budget.failures = condition.store.cursors.get(self._budget_key(context)) or 0
             self._failure_budget = budget
         return budget
 
@@ -90,14 +105,14 @@ class _ConditionSensor(BaseSensorOperator):
                 budget.absorb(exc)  # raises when not transient or past the limit
             except Exception:
                 if self.mode == "reschedule":  # a retry of the task starts a new count
-                    condition.store().cursors.set(self._budget_key(context), 0)
+                    condition.store.cursors.set(self._budget_key(context), 0)
                 raise
             checked, result = False, None
         else:
             budget.succeeded()
             checked = True
         if self.mode == "reschedule" and budget.failures != before:
-            condition.store().cursors.set(self._budget_key(context), budget.failures)
+            condition.store.cursors.set(self._budget_key(context), budget.failures)
         return checked, result
 
     def poke(self, context: Context) -> PokeReturnValue:

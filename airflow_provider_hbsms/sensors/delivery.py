@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_hbsms.params import GATEWAY_TEMPLATE_FIELDS
 from airflow_provider_hbsms.sensors._base import _ConditionSensor
 from airflow_provider_hbsms.triggers.delivery import HbSmsDeliveryTrigger
 from airflow_provider_hbsms.waiting import DeliveryCondition, campaign_keys_of
@@ -29,9 +30,8 @@ class HbSmsDeliveryReportSensor(_ConditionSensor):
         every message has a final status).
     :param collect: pull reports from the gateway into the store on every check (pull mode);
         turn off when reports arrive through the push receiver.
-    :param hbsms_conn_id: the ``hbsms`` connection (for pulls).
-    :param store_conn_id: connection of the store database.
-    :param store_url: or its SQLAlchemy URL.
+    :param kinds: the queues each check drains when collecting: ``reports`` (default) or
+        ``["reports", "replies"]`` to keep replies flowing into the store meanwhile.
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param max_consecutive_failures: failed checks in a row (gateway unreachable, a lost or
         unreadable reply) to ride out, retrying at the next check, before failing with the
@@ -39,7 +39,8 @@ class HbSmsDeliveryReportSensor(_ConditionSensor):
         password, pulling not enabled) fail at once.
     """
 
-    template_fields: Sequence[str] = ("campaign_key", "msg_ids", "hbsms_conn_id")
+    template_fields: Sequence[str] = ("campaign_key", "msg_ids", *GATEWAY_TEMPLATE_FIELDS)
+    _wanted = DeliveryCondition.wanted
 
     def __init__(
         self,

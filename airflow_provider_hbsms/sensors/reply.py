@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_hbsms.params import GATEWAY_TEMPLATE_FIELDS
 from airflow_provider_hbsms.sensors._base import _ConditionSensor
 from airflow_provider_hbsms.triggers.reply import HbSmsReplyTrigger
 from airflow_provider_hbsms.waiting import ReplyCondition, campaign_key_of
@@ -29,9 +30,8 @@ class HbSmsReplySensor(_ConditionSensor):
     :param since: only replies stored at or after this time; default: the DAG run's start.
     :param min_replies: how many matching replies to wait for.
     :param collect: pull replies from the gateway into the store on every check.
-    :param hbsms_conn_id: the ``hbsms`` connection (for pulls).
-    :param store_conn_id: connection of the store database.
-    :param store_url: or its SQLAlchemy URL.
+    :param kinds: the queues each check drains when collecting: ``replies`` (default) or
+        ``["reports", "replies"]``.
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param max_consecutive_failures: failed checks in a row (gateway unreachable, a lost or
         unreadable reply) to ride out, retrying at the next check, before failing with the
@@ -39,8 +39,9 @@ class HbSmsReplySensor(_ConditionSensor):
         password, pulling not enabled) fail at once.
     """
 
-    template_fields: Sequence[str] = ("mobiles", "ext", "campaign_key", "hbsms_conn_id")
+    template_fields: Sequence[str] = ("mobiles", "ext", "campaign_key", *GATEWAY_TEMPLATE_FIELDS)
     _result_key = "replies"
+    _wanted = ReplyCondition.wanted
 
     def __init__(
         self,

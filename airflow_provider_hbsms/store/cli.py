@@ -8,6 +8,7 @@ and what is still refused; ``hbsms-store status`` counts what waits.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -78,15 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {"from": before, "to": after}
         text = f"schema version {before} -> {after}" if before != after else f"at {after}"
     elif args.command == "replay":
+        from airflow_provider_hbsms.store.keywords import resolve_opt_out_keywords
         from airflow_provider_hbsms.store.replay import replay
-        from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
 
         store = _open(args)
-        done = replay(
-            store,
-            kinds=args.kind or ("reports", "replies"),
-            opt_out_keywords=args.opt_out_keyword or DEFAULT_OPT_OUT_KEYWORDS,
-        )
+        # Airflow may log to stdout while it loads the [hbsms] setting: keep stdout for --json.
+        with contextlib.redirect_stdout(sys.stderr):
+            keywords = resolve_opt_out_keywords(args.opt_out_keyword)
+        done = replay(store, kinds=args.kind or ("reports", "replies"), opt_out_keywords=keywords)
         result = done.as_dict()
         result["refused"] = [
             {"table": table, "id": id_, "reason": reason}

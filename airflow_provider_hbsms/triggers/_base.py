@@ -1,4 +1,5 @@
-"""What the provider's triggers share: a serializable condition polled off the event loop."""
+"""What the provider's triggers share: a serializable condition polled off the event loop, by
+one ``run`` for all of them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ class ConditionPolling:
     condition_class: ClassVar[type]
     #: The key under which a success event carries the condition's result.
     result_key: ClassVar[str] = "result"
+    #: A wait fires once and reports an error as an event; an event trigger fires on every
+    #: new result and fails with the error.
+    fires_once: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -38,6 +42,7 @@ class ConditionPolling:
         failures: int = 0,
     ) -> None:
         super().__init__()
+        self.condition_class(**condition)  # a bad field or ``kinds`` fails where it is written
         self.condition = condition
         self.poll_interval = poll_interval
         self.max_consecutive_failures = max_consecutive_failures
@@ -67,18 +72,38 @@ class ConditionPolling:
         self.failures = 0
         return True, result
 
-    async def poll_until_met(self) -> AsyncIterator[TriggerEvent]:
-        """One event when the condition holds (or fails); the check runs in a worker thread so
-        the triggerer's event loop never blocks."""
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Check every ``poll_interval`` seconds; an event for each result (the first only,
+        when ``fires_once``). The checks run in a worker thread so the triggerer's event loop
+        never blocks."""
         condition = self.condition_class(**self.condition)
+        await asyncio.to_thread(self._start, condition)
         budget = FailureBudget(self.max_consecutive_failures, self.failures)
         while True:
             try:
-                _, result = await self.checked(condition.check, budget)
-            except Exception as exc:  # reported to the task, which fails with it
+                _, result = await self.checked(lambda: self._check(condition), budget)
+            except Exception as exc:
+                if not self.fires_once:
+                    raise
+                # Reported to the task, which fails with it.
                 yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
                 return
             if result is not None:
-                yield TriggerEvent({"status": "success", self.result_key: result})
-                return
+                yield self._event(result)
+                if self.fires_once:
+                    return
+                await asyncio.to_thread(self._fired, condition, result)
             await asyncio.sleep(self.poll_interval)
+
+    def _start(self, condition: Any) -> None:
+        """Before the first check (in a worker thread)."""
+
+    def _check(self, condition: Any) -> Any:
+        """The condition's result, or None while it does not hold (in a worker thread)."""
+        return condition.check()
+
+    def _event(self, result: Any) -> TriggerEvent:
+        return TriggerEvent({"status": "success", self.result_key: result})
+
+    def _fired(self, condition: Any, result: Any) -> None:
+        """After an event of a trigger that goes on (in a worker thread)."""

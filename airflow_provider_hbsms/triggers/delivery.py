@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger
 
 from airflow_provider_hbsms.triggers._base import ConditionPolling
 from airflow_provider_hbsms.waiting import DeliveryCondition
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
 
 
 class HbSmsDeliveryTrigger(ConditionPolling, BaseTrigger):
@@ -18,11 +13,10 @@ class HbSmsDeliveryTrigger(ConditionPolling, BaseTrigger):
 
     :param condition: ``DeliveryCondition`` fields.
     :param poll_interval: seconds between checks.
+    :param max_consecutive_failures: failed checks in a row (passing gateway troubles) to ride
+        out before the trigger reports an error with the last one.
+    :param failures: failed checks already counted (by the sensor before it deferred).
     """
 
     condition_class = DeliveryCondition
     result_key = "summary"
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        async for event in self.poll_until_met():
-            yield event

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_hbsms.triggers._base import ConditionPolling
-from airflow_provider_hbsms.waiting import (
-    DEFAULT_MAX_CONSECUTIVE_FAILURES,
-    FailureBudget,
-    ReplyCondition,
-)
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+from airflow_provider_hbsms.waiting import DEFAULT_MAX_CONSECUTIVE_FAILURES, ReplyCondition
 
 
 class HbSmsReplyTrigger(ConditionPolling, BaseTrigger):
@@ -25,25 +17,25 @@ class HbSmsReplyTrigger(ConditionPolling, BaseTrigger):
 
     :param condition: ``ReplyCondition`` fields.
     :param poll_interval: seconds between checks.
+    :param max_consecutive_failures: failed checks in a row (passing gateway troubles) to ride
+        out before the trigger reports an error with the last one.
+    :param failures: failed checks already counted (by the sensor before it deferred).
     """
 
     condition_class = ReplyCondition
     result_key = "replies"
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        async for event in self.poll_until_met():
-            yield event
-
 
 class HbSmsReplyEventTrigger(ConditionPolling, BaseEventTrigger):
     """For ``AssetWatcher``: an event each time new matching replies are stored.
 
-    Each event carries the new replies (at most ``limit``) and the last reply id seen. The
-    trigger resumes where it stopped: the last reply id it reported is kept in the store under
-    ``cursor``, so replies stored while no triggerer ran it (a restart, a deploy) are reported
-    when it runs again. On its very first run it starts from the replies stored then (or after
-    ``after_id``). Delivery is at least once: an event fired just before the triggerer stopped,
-    and not yet recorded, fires again.
+    Each event carries the new replies (at most ``limit``; at least ``min_replies``, which
+    wait for one another) and the last reply id seen. The trigger resumes where it stopped:
+    the last reply id it reported is kept in the store under ``cursor``, so replies stored
+    while no triggerer ran it (a restart, a deploy) are reported when it runs again. On its
+    very first run it starts from the replies stored then (or after ``after_id``). Delivery is
+    at least once: an event fired just before the triggerer stopped, and not yet recorded,
+    fires again.
 
     :param condition: ``ReplyCondition`` fields (``collect`` pulls replies first).
     :param poll_interval: seconds between checks.
@@ -55,6 +47,7 @@ class HbSmsReplyEventTrigger(ConditionPolling, BaseEventTrigger):
     """
 
     condition_class = ReplyCondition
+    fires_once = False
 
     def __init__(
         self,
@@ -71,34 +64,26 @@ class HbSmsReplyEventTrigger(ConditionPolling, BaseEventTrigger):
         classpath, kwargs = super().serialize()
         return classpath, {**kwargs, "cursor": self.cursor}
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        condition = ReplyCondition(**self.condition)
-        store = condition.store()
+    def _start(self, condition: ReplyCondition) -> None:
+        """Resume from the kept position (the first time: the replies stored now)."""
+        store = condition.store
+        position = store.cursors.get(self.cursor)
+        if position is None:
+            position = condition.after_id or store.replies.max_id()
+            store.cursors.set(self.cursor, position)
+        condition.after_id = position
 
-        def resume() -> int:
-            position = store.cursors.get(self.cursor)
-            if position is None:
-                position = condition.after_id or store.replies.max_id()
-                store.cursors.set(self.cursor, position)
-            return position
+    def _check(self, condition: ReplyCondition) -> list[dict[str, Any]] | None:
+        # The condition's own check: new replies since the position, once there are enough.
+        return condition.check() or None
 
-        condition.after_id = await asyncio.to_thread(resume)
-        budget = FailureBudget(self.max_consecutive_failures, self.failures)
-        while True:
-            _, found = await self.checked(lambda: self._poll(condition), budget)
-            if found:
-                condition.after_id = max(r["id"] for r in found)
-                yield TriggerEvent(
-                    {"count": len(found), "last_id": condition.after_id, "replies": found}
-                )
-                await asyncio.to_thread(store.cursors.set, self.cursor, condition.after_id)
-            await asyncio.sleep(self.poll_interval)
+    def _event(self, result: list[dict[str, Any]]) -> TriggerEvent:
+        last_id = max(r["id"] for r in result)
+        return TriggerEvent({"count": len(result), "last_id": last_id, "replies": result})
 
-    @staticmethod
-    def _poll(condition: ReplyCondition) -> list[dict[str, Any]]:
-        store = condition.store()
-        condition.pull(store, reports=False)
-        return condition.matches(store)
+    def _fired(self, condition: ReplyCondition, result: list[dict[str, Any]]) -> None:
+        condition.after_id = max(r["id"] for r in result)
+        condition.store.cursors.set(self.cursor, condition.after_id)
 
 
 def _cursor_name(condition: dict[str, Any]) -> str:
