@@ -14,15 +14,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import update
 
-from airflow_provider_hbsms.campaign.engine import (
-    Campaign,
-    CampaignOptions,
-    SendReport,
-    UnknownOutcomeError,
-)
+from airflow_provider_hbsms.campaign.engine import Campaign
+from airflow_provider_hbsms.campaign.errors import UnknownOutcomeError
 from airflow_provider_hbsms.campaign.inputs import row_source
 from airflow_provider_hbsms.campaign.keys import batch_key
-from airflow_provider_hbsms.campaign.rows import MessageSpec
+from airflow_provider_hbsms.campaign.plan import CampaignOptions
+from airflow_provider_hbsms.campaign.progress import SendReport
+from airflow_provider_hbsms.campaign.spec import MessageSpec
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.store.db import make_engine
 from airflow_provider_hbsms.store.ledger import PENDING, SendLedger
