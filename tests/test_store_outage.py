@@ -21,8 +21,9 @@ from airflow_provider_hbsms.campaign.plan import CampaignOptions
 from airflow_provider_hbsms.campaign.spec import MessageSpec
 from airflow_provider_hbsms.campaign.storecalls import StoreCalls, is_store_outage
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
+from airflow_provider_hbsms.store.batch_states import BatchState
 from airflow_provider_hbsms.store.db import make_engine
-from airflow_provider_hbsms.store.ledger import ACCEPTED, SendLedger
+from airflow_provider_hbsms.store.ledger import SendLedger
 from tests.fixtures.simulator import connection_for
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ def test_killed_store_connections_end_in_a_store_outage_error_and_the_retry_fini
     assert len(texted) == 6000
     assert set(texted.values()) == {1}
     batches = SendLedger(retry_engine).batches("dag/send/outage")
-    assert {b.state for b in batches.values()} == {ACCEPTED}
+    assert {b.state for b in batches.values()} == {BatchState.ACCEPTED}
     retry_engine.dispose()
 
 

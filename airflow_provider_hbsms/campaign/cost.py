@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_hbsms.protocol.errors import HbSmsError
-from airflow_provider_hbsms.store.ledger import ACCEPTED
+from airflow_provider_hbsms.store.batch_states import ACCEPTED
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -11,7 +11,7 @@ from airflow_provider_hbsms.campaign.messages import Messages
 from airflow_provider_hbsms.campaign.rows import RowChecker
 from airflow_provider_hbsms.protocol.endpoints import MAX_BATCH, WIRE_ENCODING
 from airflow_provider_hbsms.protocol.errors import HbSmsValidationError, ValidationProblem
-from airflow_provider_hbsms.store.ledger import LEASE_TTL
+from airflow_provider_hbsms.store.leases import LEASE_TTL
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

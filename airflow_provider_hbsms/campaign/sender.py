@@ -22,14 +22,14 @@ from airflow_provider_hbsms.protocol.errors import (
     TransportError,
 )
 from airflow_provider_hbsms.protocol.models import SendResult
-from airflow_provider_hbsms.store.ledger import (
+from airflow_provider_hbsms.store.batch_states import (
     ACCEPTED,
     MAY_HAVE_BEEN_SENT,
     PENDING,
     REJECTED,
     UNKNOWN,
-    Settlement,
 )
+from airflow_provider_hbsms.store.ledger import Settlement
 from airflow_provider_hbsms.store.sent import SentColumns
 
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from airflow_provider_hbsms.campaign.window import SendWindow
     from airflow_provider_hbsms.client import HbSmsClient
     from airflow_provider_hbsms.protocol.endpoints import Endpoint
-    from airflow_provider_hbsms.store.ledger import Lease, LedgerBatch, SendLedger
+    from airflow_provider_hbsms.store.leases import Lease
+    from airflow_provider_hbsms.store.ledger import LedgerBatch, SendLedger
 
 log = logging.getLogger(__name__)
 
