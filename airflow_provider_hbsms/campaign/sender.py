@@ -62,6 +62,13 @@ class Sender:
         )
         return rules.endpoint, body
 
+    def _prepare(self, batch: Batch, client: HbSmsClient) -> tuple[Endpoint, bytes] | Exception:
+        """The batch's request, or what building it raised (acted on once it is claimed)."""
+        try:
+            return self._body(batch, client)
+        except Exception as exc:
+            return exc
+
     def send(
         self,
         client: HbSmsClient,
@@ -72,10 +79,11 @@ class Sender:
     ) -> SendReport:
         """Send every batch not yet accepted, in order, through the ledger.
 
-        This thread claims each batch (a committed ledger write) and builds its body while
-        ``connections`` lanes post the bodies prepared before; it settles what the lanes
-        report. Stops at the first batch whose outcome is unknown or that the gateway refuses;
-        pauses (``paused_until``) when the send window closes.
+        This thread forms each batch and builds its body while ``connections`` lanes post
+        the bodies before; it claims the batch (a committed ledger write) only once a lane
+        is free to post it, and settles what the lanes report. Stops at the first batch
+        whose outcome is unknown or that the gateway refuses; pauses (``paused_until``) when
+        the send window closes.
 
         :raises UnknownOutcomeError: batches may have been sent; they were not resent.
         :raises CampaignError: the gateway refused a batch (the error says which and why).
@@ -106,6 +114,10 @@ class Sender:
 
         try:
             for batch in self.campaign.batches():
+                # Built while the lanes post; the batch is claimed only once a lane is free,
+                # so a claimed batch is posted at once, never left waiting in a queue.
+                prepared = self._prepare(batch, client)
+                lanes.wait_for_free_lane()
                 unsettled += self._account(lanes.finished(), report, progress, failures)
                 if lanes.failed or failures:
                     break
@@ -119,9 +131,8 @@ class Sender:
                 unsettled = []
                 if not ready:
                     continue
-                try:
-                    endpoint, body = self._body(batch, client)
-                except BaseException as exc:
+                if isinstance(prepared, Exception):
+                    exc = prepared
                     # Claimed, certainly not sent: settled so a retry sends it.
                     refused = Settlement(batch.key, REJECTED, error=str(exc))
                     store.run(
@@ -129,9 +140,10 @@ class Sender:
                         lambda refused=refused: ledger.settle_many([refused]),  # type: ignore[misc]
                     )
                     if not isinstance(exc, HbSmsError):
-                        raise
+                        raise exc
                     failures.append(exc)
                     break
+                endpoint, body = prepared
                 lanes.submit(batch, endpoint, body, len(batch.messages), batch.msg_ids[0])
         finally:
             # Requests already posted are answered and settled before anything is raised.
