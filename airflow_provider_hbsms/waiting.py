@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_hbsms.campaign.result import CampaignResult
 from airflow_provider_hbsms.params import (
     DEFAULT_HBSMS_CONN_ID,
     DEFAULT_STORE_CONN_ID,
@@ -96,7 +97,8 @@ class FailureBudget:
 def campaign_key_of(value: Any) -> str | None:
     """A campaign key from a key or from a send operator's result dict."""
     if isinstance(value, dict):
-        return value.get("campaign_key")
+        key: Any = CampaignResult.from_xcom(value).campaign_key
+        return key
     return str(value) if value else None
 
 
@@ -105,7 +107,7 @@ def campaign_keys_of(value: Any) -> str | list[str] | None:
     a result whose ``campaign_key`` is a list: the shards of one campaign (a mapped send's
     results, or ``combine_shard_results``)."""
     if isinstance(value, dict):
-        value = value.get("campaign_key")
+        value = CampaignResult.from_xcom(value).campaign_key
     if isinstance(value, str) or value is None or isinstance(value, bytes):
         return campaign_key_of(value)
     if hasattr(value, "__iter__"):

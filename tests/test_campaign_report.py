@@ -13,7 +13,7 @@ import pytest
 from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
 from airflow_provider_hbsms.operators.report import HbSmsCampaignReportOperator
 from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
-from airflow_provider_hbsms.store.ledger import UNKNOWN
+from airflow_provider_hbsms.store.batch_states import BatchState
 from airflow_provider_hbsms.ui import queries
 from airflow_provider_hbsms.ui.render import CHART_JS, chart_library, render_page
 from airflow_provider_hbsms.ui.report import write_report
@@ -97,7 +97,7 @@ def test_unregistered_campaign_is_named_by_its_key(hbsms_store) -> None:
 def test_unknown_batches_are_listed(campaign, hbsms_store) -> None:
     key = campaign["campaign_key"]
     (batch,) = hbsms_store.ledger.batches(key).values()
-    hbsms_store.ledger.settle(batch.batch_key, UNKNOWN, error="read timeout")
+    hbsms_store.ledger.settle(batch.batch_key, BatchState.UNKNOWN, error="read timeout")
     funnel = queries.campaign_funnel(hbsms_store, key)
     assert funnel.unknown_batches == [0]
     assert funnel.accepted == 0

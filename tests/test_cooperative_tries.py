@@ -14,18 +14,17 @@ import pandas as pd
 import pytest
 from sqlalchemy import update
 
-from airflow_provider_hbsms.campaign.engine import (
-    Campaign,
-    CampaignOptions,
-    SendReport,
-    UnknownOutcomeError,
-)
+from airflow_provider_hbsms.campaign.engine import Campaign
+from airflow_provider_hbsms.campaign.errors import UnknownOutcomeError
 from airflow_provider_hbsms.campaign.inputs import row_source
 from airflow_provider_hbsms.campaign.keys import batch_key
-from airflow_provider_hbsms.campaign.rows import MessageSpec
+from airflow_provider_hbsms.campaign.plan import CampaignOptions
+from airflow_provider_hbsms.campaign.progress import SendReport
+from airflow_provider_hbsms.campaign.spec import MessageSpec
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
+from airflow_provider_hbsms.store.batch_states import BatchState
 from airflow_provider_hbsms.store.db import make_engine
-from airflow_provider_hbsms.store.ledger import PENDING, SendLedger
+from airflow_provider_hbsms.store.ledger import SendLedger
 from airflow_provider_hbsms.store.schema import send_leases
 from airflow_provider_hbsms.store.sent import SentColumns
 from tests.fixtures.simulator import connection_for
@@ -153,7 +152,7 @@ def test_waiting_on_a_live_try_is_bounded(hbsms_conn: Any, store: Any) -> None:
         campaign.send(HbSmsHook().client, store.ledger)
     assert raised.value.batches == [0]
     assert time.monotonic() - started >= 1.0
-    assert store.ledger.batches("c/stuck")[0].state == PENDING
+    assert store.ledger.batches("c/stuck")[0].state == BatchState.PENDING
 
 
 def test_a_claim_whose_commit_was_lost_is_granted_to_its_owner(store: Any) -> None:

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_hbsms import waiting
-from airflow_provider_hbsms.campaign import engine
-from airflow_provider_hbsms.campaign.engine import SendReport, _duration, _Progress
+from airflow_provider_hbsms.campaign import progress as progress_module
+from airflow_provider_hbsms.campaign.progress import Progress, SendReport, duration
 
 
 class Clock:
@@ -24,14 +24,14 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(engine.time, "monotonic", fake)
+    monkeypatch.setattr(progress_module.time, "monotonic", fake)
     monkeypatch.setattr(waiting.time, "monotonic", fake)
     return fake
 
 
 def test_send_progress_gives_counts_rate_and_time_left(clock, caplog) -> None:
-    caplog.set_level(logging.INFO, logger=engine.__name__)
-    progress = _Progress("dag/send/run", total=100)
+    caplog.set_level(logging.INFO, logger=progress_module.__name__)
+    progress = Progress("dag/send/run", total=100)
     report = SendReport(batches_sent=25, submitted=5000)
     clock.now += 5
     progress.tick(report)  # under 10 s since the last line: quiet
@@ -45,7 +45,7 @@ def test_send_progress_gives_counts_rate_and_time_left(clock, caplog) -> None:
 
 
 def test_durations_read_naturally() -> None:
-    assert [_duration(s) for s in (4.4, 65, 3725)] == ["4s", "1m 05s", "1h 02m"]
+    assert [duration(s) for s in (4.4, 65, 3725)] == ["4s", "1m 05s", "1h 02m"]
 
 
 def test_sensor_logs_only_changes_and_a_heartbeat(clock, caplog) -> None:

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_hbsms.campaign.messages import Messages
-from airflow_provider_hbsms.campaign.rows import MessageSpec, RowChecker
+from airflow_provider_hbsms.campaign.rows import RowChecker
+from airflow_provider_hbsms.campaign.spec import MessageSpec
 from airflow_provider_hbsms.protocol import ValidationProblem
 
 MOBILES = st.one_of(

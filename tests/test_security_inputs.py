@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 
 from airflow_provider_hbsms.campaign import columnwise
+from airflow_provider_hbsms.campaign.arrow import arrow_contents_valid, arrow_strings
 from airflow_provider_hbsms.campaign.inputs import InputFileError, row_source
 from airflow_provider_hbsms.campaign.rejects_file import resolve_rejects_path, spreadsheet_safe
-from airflow_provider_hbsms.campaign.rows import MessageSpec, RowChecker
+from airflow_provider_hbsms.campaign.rows import RowChecker
+from airflow_provider_hbsms.campaign.spec import MessageSpec
 from airflow_provider_hbsms.protocol.errors import HbSmsValidationError, InvalidFieldError
 from airflow_provider_hbsms.protocol.validation import check_content
 from tests.test_send_operator import context, personalized
@@ -49,9 +51,9 @@ def test_control_characters_are_refused_by_row_on_every_path(char: str) -> None:
             "text": pd.array(texts, dtype="string[pyarrow]"),
         }
     )
-    array = columnwise.arrow_strings(arrow["text"])
+    array = arrow_strings(arrow["text"])
     assert array is not None
-    assert not columnwise.arrow_contents_valid(array)
+    assert not arrow_contents_valid(array)
     frames.append(arrow)
     for frame in frames:
         messages, problems = RowChecker(spec).check(frame, 0)

@@ -13,9 +13,11 @@ import pandas as pd
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_hbsms.campaign.engine import Campaign, CampaignOptions, UnknownOutcomeError
+from airflow_provider_hbsms.campaign.engine import Campaign
+from airflow_provider_hbsms.campaign.errors import UnknownOutcomeError
 from airflow_provider_hbsms.campaign.inputs import row_source
-from airflow_provider_hbsms.campaign.rows import MessageSpec
+from airflow_provider_hbsms.campaign.plan import CampaignOptions
+from airflow_provider_hbsms.campaign.spec import MessageSpec
 from airflow_provider_hbsms.campaign.window import SendWindow
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.operators.send import (
@@ -431,9 +433,9 @@ def test_a_batch_claimed_but_never_sent_goes_out_on_the_retry(
 ) -> None:
     """Anything failing between a batch's claim and its hand-over to a sender (here a bug in
     building its body) leaves it settled as not sent, so the retry sends it without asking."""
-    from airflow_provider_hbsms.campaign import engine
+    from airflow_provider_hbsms.campaign import spec
 
-    real = engine.personalized_body
+    real = spec.personalized_body
     calls = {"n": 0}
 
     def third_fails(*args: Any, **kwargs: Any) -> bytes:
@@ -442,12 +444,12 @@ def test_a_batch_claimed_but_never_sent_goes_out_on_the_retry(
             raise RuntimeError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "personalized_body", third_fails)
+    monkeypatch.setattr(spec, "personalized_body", third_fails)
     with pytest.raises(RuntimeError, match="disk full"):
         personalized(customers(1000), store).execute(context())
     states = {b.batch_no: b.state for b in store.ledger.batches("d/send/" + RUN).values()}
     assert states == {0: "accepted", 1: "accepted", 2: "rejected"}
-    monkeypatch.setattr(engine, "personalized_body", real)
+    monkeypatch.setattr(spec, "personalized_body", real)
     result = personalized(customers(1000), store).execute(context())
     assert (result["skipped_batches"], result["submitted"]) == (2, 600)
     counts = Counter(m.mobile for m in simulator.received())

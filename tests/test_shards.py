@@ -184,7 +184,7 @@ def test_a_retry_pulls_reports_first_and_settles_a_batch_the_gateway_took(
 ) -> None:
     """The connection dropped after the gateway processed the batch: the first try fails
     naming it; the retry pulls the delivery reports, settles it as accepted and finishes."""
-    from airflow_provider_hbsms.campaign.engine import UnknownOutcomeError
+    from airflow_provider_hbsms.campaign.errors import UnknownOutcomeError
 
     frame = _input(1000)
     simulator.inject_fault("close_after_processing", endpoint="/hSmsSend.do", after=2)
@@ -218,7 +218,7 @@ def test_a_retry_pulls_reports_first_and_settles_a_batch_the_gateway_took(
 def test_a_retry_cannot_settle_what_the_gateway_never_processed(
     simulator, hbsms_conn, store
 ) -> None:
-    from airflow_provider_hbsms.campaign.engine import UnknownOutcomeError
+    from airflow_provider_hbsms.campaign.errors import UnknownOutcomeError
 
     simulator.inject_fault("close_before_processing", endpoint="/hSmsSend.do", after=1)
     op = HbSmsPersonalizedSendOperator(
@@ -264,9 +264,10 @@ def test_indexing_behind_a_send_uses_the_time_it_waits(
     assert indexed() >= 1000  # most batches but the last ones, before any reader asked
 
     # The engine alone journals without indexing: 5 batches wait for a reader.
-    from airflow_provider_hbsms.campaign.engine import Campaign, CampaignOptions
+    from airflow_provider_hbsms.campaign.engine import Campaign
     from airflow_provider_hbsms.campaign.inputs import row_source
-    from airflow_provider_hbsms.campaign.rows import MessageSpec
+    from airflow_provider_hbsms.campaign.plan import CampaignOptions
+    from airflow_provider_hbsms.campaign.spec import MessageSpec
     from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 
     spec = MessageSpec("personalized", content_column="name")

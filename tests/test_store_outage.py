@@ -14,18 +14,16 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from airflow_provider_hbsms.campaign.engine import (
-    Campaign,
-    CampaignOptions,
-    StoreCalls,
-    StoreUnavailableError,
-    is_store_outage,
-)
+from airflow_provider_hbsms.campaign.engine import Campaign
+from airflow_provider_hbsms.campaign.errors import StoreUnavailableError
 from airflow_provider_hbsms.campaign.inputs import row_source
-from airflow_provider_hbsms.campaign.rows import MessageSpec
+from airflow_provider_hbsms.campaign.plan import CampaignOptions
+from airflow_provider_hbsms.campaign.spec import MessageSpec
+from airflow_provider_hbsms.campaign.storecalls import StoreCalls, is_store_outage
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
+from airflow_provider_hbsms.store.batch_states import BatchState
 from airflow_provider_hbsms.store.db import make_engine
-from airflow_provider_hbsms.store.ledger import ACCEPTED, SendLedger
+from airflow_provider_hbsms.store.ledger import SendLedger
 from tests.fixtures.simulator import connection_for
 
 if TYPE_CHECKING:
@@ -170,12 +168,12 @@ def test_killed_store_connections_end_in_a_store_outage_error_and_the_retry_fini
     assert len(texted) == 6000
     assert set(texted.values()) == {1}
     batches = SendLedger(retry_engine).batches("dag/send/outage")
-    assert {b.state for b in batches.values()} == {ACCEPTED}
+    assert {b.state for b in batches.values()} == {BatchState.ACCEPTED}
     retry_engine.dispose()
 
 
 def test_the_outage_error_is_a_campaign_error() -> None:
-    from airflow_provider_hbsms.campaign.engine import CampaignError
+    from airflow_provider_hbsms.campaign.errors import CampaignError
 
     error = StoreUnavailableError("c", "claiming batch 1", "sqlite:///s.db", "X", 5, 7.5)
     assert isinstance(error, CampaignError)

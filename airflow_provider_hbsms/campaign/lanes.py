@@ -1,10 +1,11 @@
 """Sender threads: each keeps one connection busy with bodies prepared ahead of time.
 
-The campaign's own thread claims batches in the ledger and builds their bodies; the lanes only
-post. A lane takes the next prepared body the moment its previous request is answered, so with
-``n`` lanes exactly ``n`` requests are in flight while claiming, body building and settling run
-beside them instead of between them. After the first failure no lane posts again: bodies still
-queued come back as not sent.
+The campaign's own thread builds bodies and claims batches in the ledger; the lanes only post.
+It builds the next body while every lane is busy, but claims its batch only once a lane is free
+to post it (``wait_for_free_lane``): a claimed batch is posted at once, so a process killed
+mid-send leaves no claimed-but-never-posted batches behind to look "outcome unknown". With
+``n`` lanes ``n`` requests are in flight while body building and settling run beside them.
+After the first failure no lane posts again: bodies still queued come back as not sent.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class SendLanes(Generic[Tag]):
         self._work: queue.Queue[_Work[Tag] | None] = queue.Queue(maxsize=lanes)
         self._outcomes: queue.Queue[Outcome[Tag]] = queue.Queue()
         self._failed = threading.Event()
+        self._lanes = lanes
+        # Bodies submitted and not yet answered by a lane (queued or being posted).
+        self._unanswered = 0
+        self._answered = threading.Condition()
         self._pending = 0
         self._last_take = time.monotonic()
         self._threads = [
@@ -87,11 +92,18 @@ class SendLanes(Generic[Tag]):
         """A request has failed: nothing more will be posted."""
         return self._failed.is_set()
 
+    def wait_for_free_lane(self) -> None:
+        """Block until a lane is free to post a body the moment it is submitted."""
+        with self._answered:
+            self._answered.wait_for(lambda: self._unanswered < self._lanes)
+
     def submit(
         self, tag: Tag, endpoint: Endpoint, body: bytes, submitted: int, corp_msg_id: str = ""
     ) -> None:
         """Queue a body; blocks while every lane has one waiting already."""
         work = _Work(tag, endpoint, body, submitted, corp_msg_id)
+        with self._answered:
+            self._unanswered += 1
         try:
             self._work.put_nowait(work)
             self._pending += 1
@@ -147,3 +159,6 @@ class SendLanes(Generic[Tag]):
                     self._failed.set()
                     result = exc
             self._outcomes.put(Outcome(work.tag, result))
+            with self._answered:
+                self._unanswered -= 1
+                self._answered.notify()

@@ -2,98 +2,25 @@
 
 from __future__ import annotations
 
-import math
-import string
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from airflow_provider_hbsms.campaign import columnwise
 from airflow_provider_hbsms.campaign.messages import Message, Messages
+from airflow_provider_hbsms.campaign.spec import as_text, missing
+from airflow_provider_hbsms.protocol.endpoints import MAX_CALLER_ID_DIGITS
 from airflow_provider_hbsms.protocol.errors import (
     HbSmsValidationError,
     InvalidFieldError,
     ValidationProblem,
 )
-from airflow_provider_hbsms.protocol.segments import count_segments
-from airflow_provider_hbsms.protocol.validation import (
-    check_content,
-    check_ext,
-    check_msg_id,
-    normalize_mobile,
-)
+from airflow_provider_hbsms.protocol.validation import check_ext, check_msg_id, normalize_mobile
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import pandas as pd
 
-
-@dataclass(frozen=True)
-class MessageSpec:
-    """How rows become messages.
-
-    :param kind: ``bulk`` (one text to every number) or ``personalized``.
-    :param content: the text of a bulk campaign.
-    :param template: a ``str.format`` template over the row's columns (personalized).
-    :param content_column: the column holding each row's text (personalized).
-    :param mobile_column: the column of numbers.
-    :param ext: the ext of every message, unless ``ext_column`` gives one per row.
-    :param ext_column: the column of per-row exts.
-    :param msg_id_column: the column of per-row message ids (generated when absent).
-    :param channel_number: the account's channel number, for the ext length rule.
-    :param signature: the signature the gateway appends, for billed segments.
-    """
-
-    kind: Literal["bulk", "personalized"]
-    content: str | None = None
-    template: str | None = None
-    content_column: str | None = None
-    mobile_column: str = "mobile"
-    ext: str = ""
-    ext_column: str | None = None
-    msg_id_column: str | None = None
-    channel_number: str = ""
-    signature: str = ""
-
-    def template_fields(self) -> list[str]:
-        if not self.template:
-            return []
-        fields = []
-        for _, name, _, _ in string.Formatter().parse(self.template):
-            if name is not None:
-                if not name or name.isdigit():
-                    raise HbSmsValidationError(
-                        [ValidationProblem("template", "fields must be named, e.g. {name}")]
-                    )
-                fields.append(name.split(".")[0].split("[")[0])
-        return list(dict.fromkeys(fields))
-
-    def columns(self) -> list[str]:
-        """Every input column this spec reads."""
-        named = [self.mobile_column, self.content_column, self.ext_column, self.msg_id_column]
-        return list(dict.fromkeys([c for c in named if c] + self.template_fields()))
-
-    def check(self) -> None:
-        """Refuse a spec that cannot work, before any row is read."""
-        if self.kind == "bulk":
-            if self.content is None:
-                raise HbSmsValidationError([ValidationProblem("content", "is required")])
-            check_content(self.content, "content")
-        elif bool(self.template) == bool(self.content_column):
-            raise HbSmsValidationError(
-                [ValidationProblem("content", "give exactly one of template or content_column")]
-            )
-        self.template_fields()
-        check_ext(self.ext, self.channel_number)
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    from airflow_provider_hbsms.campaign.spec import MessageSpec
 
 
 class RowChecker:
@@ -105,6 +32,7 @@ class RowChecker:
     def __init__(self, spec: MessageSpec) -> None:
         spec.check()
         self.spec = spec
+        self.rules = spec.rules
         self.fields = spec.template_fields()
         self.columns = spec.columns()
 
@@ -125,38 +53,26 @@ class RowChecker:
     ) -> Iterator[Message | ValidationProblem]:
         """Each row of ``chunk`` as a ``Message`` or the ``ValidationProblem`` it has."""
         self._require_columns(chunk)
-        spec = self.spec
-        signature = spec.signature
-        bulk_segments = count_segments(spec.content or "", signature)
+        spec, rules = self.spec, self.rules
         data = {c: chunk[c].tolist() for c in self.columns}
         mobiles = data[spec.mobile_column]
-        texts = data[spec.content_column] if spec.content_column else None
         exts = data[spec.ext_column] if spec.ext_column else None
         ids = data[spec.msg_id_column] if spec.msg_id_column else None
         for i, raw_mobile in enumerate(mobiles):
             row = first_row + i
             try:
                 mobile = normalize_mobile(raw_mobile)
-                if spec.kind == "bulk":
-                    content = spec.content or ""
-                elif texts is not None:
-                    value = texts[i]
-                    content = check_content(
-                        "" if _missing(value) else _text(value), "content", personalized=True
-                    )
-                else:
-                    content = check_content(self._render(data, i), "content", personalized=True)
+                content = rules.row_content(spec, data, i, self._render)
                 ext = spec.ext
-                if exts is not None and not _missing(exts[i]):
-                    ext = check_ext(_text(exts[i]), spec.channel_number)
+                if exts is not None and not missing(exts[i]):
+                    ext = check_ext(as_text(exts[i]), spec.channel_number)
                 msg_id = None
                 if ids is not None:
-                    msg_id = check_msg_id("" if _missing(ids[i]) else _text(ids[i]), "msg_id")
+                    msg_id = check_msg_id("" if missing(ids[i]) else as_text(ids[i]), "msg_id")
             except InvalidFieldError as exc:
                 yield exc.problem.at_row(row)
                 continue
-            segments = bulk_segments if spec.kind == "bulk" else count_segments(content, signature)
-            yield Message(row, mobile, content, ext, msg_id, segments)
+            yield Message(row, mobile, content, ext, msg_id, rules.segments(spec, content))
 
     def check(
         self, chunk: pd.DataFrame, first_row: int
@@ -166,14 +82,12 @@ class RowChecker:
         Columns are checked whole first (``columnwise``: the usual all-valid chunk costs well
         under a microsecond a row); a chunk that fails that is checked row by row.
         """
-        from airflow_provider_hbsms.campaign import columnwise  # pyarrow: only when sending
-
         self._require_columns(chunk)
-        valid = columnwise.valid_arrow(self.spec, chunk, first_row)
+        valid = self.rules.arrow_messages(self.spec, chunk, first_row)
         if valid is not None:
             return valid, []
         data = {c: chunk[c].tolist() for c in self.columns}
-        valid = columnwise.valid_lists(self.spec, data, first_row, self._render)
+        valid = self._valid_lists(data, first_row)
         if valid is not None:
             return valid, []
         problems: list[ValidationProblem] = []
@@ -185,11 +99,34 @@ class RowChecker:
                 messages.append(item)
         return Messages.of(messages), problems
 
+    def _valid_lists(self, data: dict[str, list[Any]], first_row: int) -> Messages | None:
+        """The messages of a chunk given as Python lists, if every row is valid as it
+        stands (whole columns checked at once)."""
+        spec = self.spec
+        mobiles = columnwise.mobiles(data[spec.mobile_column])
+        if mobiles is None:
+            return None
+        n = len(mobiles)
+        texts = self.rules.column_contents(spec, data, n, self._render)
+        if texts is None:
+            return None
+        contents, segments = texts
+        exts: list[str] | None = [spec.ext] * n
+        if spec.ext_column:
+            room = MAX_CALLER_ID_DIGITS - len(spec.channel_number)
+            exts = columnwise.exts(data[spec.ext_column], spec.ext, room)
+        ids: list[str | None] | None = [None] * n
+        if spec.msg_id_column:
+            ids = columnwise.msg_ids(data[spec.msg_id_column])
+        if exts is None or ids is None:
+            return None
+        return Messages(range(first_row, first_row + n), mobiles, contents, exts, ids, segments)
+
     def _render(self, data: dict[str, list[Any]], i: int) -> str:
         values = {}
         for name in self.fields:
             value = data[name][i]
-            if _missing(value):
+            if missing(value):
                 raise InvalidFieldError(name, "template field is empty in this row")
             values[name] = value
         try:

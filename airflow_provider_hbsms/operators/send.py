@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hbsms.campaign.engine import Campaign, CampaignOptions, summarize
+from airflow_provider_hbsms.campaign.cost import check_balance, estimated_cost
+from airflow_provider_hbsms.campaign.engine import Campaign
 from airflow_provider_hbsms.campaign.inputs import DEFAULT_CHUNK_ROWS, row_source
 from airflow_provider_hbsms.campaign.keys import campaign_key as make_campaign_key
+from airflow_provider_hbsms.campaign.plan import CampaignOptions
 from airflow_provider_hbsms.campaign.privacy import masked_problem
-from airflow_provider_hbsms.campaign.rejects_file import write_rejects
-from airflow_provider_hbsms.campaign.rows import MessageSpec
+from airflow_provider_hbsms.campaign.rejects import keep_rejects
+from airflow_provider_hbsms.campaign.result import CampaignResult
+from airflow_provider_hbsms.campaign.spec import MessageSpec
 from airflow_provider_hbsms.campaign.window import DEFAULT_TIMEZONE, SendWindow
 from airflow_provider_hbsms.params import (
     DEFAULT_HBSMS_CONN_ID,
@@ -29,11 +33,12 @@ from airflow_provider_hbsms.protocol.errors import (
 from airflow_provider_hbsms.store.indexing import IndexBehind
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from airflow.sdk import Context
 
-    from airflow_provider_hbsms.campaign.engine import Plan
+    from airflow_provider_hbsms.campaign.plan import Plan
+    from airflow_provider_hbsms.campaign.progress import SendReport
 
 
 class _HbSmsCampaignOperator(GatewayAccess, BaseOperator):
@@ -196,23 +201,29 @@ class _HbSmsCampaignOperator(GatewayAccess, BaseOperator):
             )
         self._register(campaign, plan, context)
         # Before failing too: the error lists the first rows, the rejects every one.
-        self._keep_rejects(campaign, plan)
+        keep_rejects(
+            campaign,
+            plan,
+            self.rejects_path,
+            self.store.rejects if self.store_rejects else None,
+            self.log,
+        )
         if plan.invalid and self.on_invalid == "fail":
             raise HbSmsValidationError([self._shown(p) for p in plan.problems], total=plan.invalid)
         if self.is_dry_run:
-            result = self._summary(plan, None, key)
-            result["dry_run"] = True
-            result["estimated_cost"] = str(plan.segments * self.price_per_segment)
-            return result
+            cost = str(estimated_cost(plan, self.price_per_segment))
+            dry = replace(self._result(plan, None, key), dry_run=True, estimated_cost=cost)
+            return dry.to_xcom()
         if self.check_balance and plan.messages:
-            self._check_balance(campaign, plan)
+            ledger, price = self.store.ledger, self.price_per_segment
+            check_balance(key, plan, price, ledger, self.hook.get_balance, self.log)
         # The sent messages are indexed for matching reports on time the send waits for the
         # gateway, so the first delivery summary finds that work done (store/indexing.py).
         with IndexBehind.behind(self.store.ledger):
             report = campaign.send(
                 self.hook.client, self.store.ledger, window, total_batches=plan.batches
             )
-        result = self._summary(plan, report, key)
+        result = self._result(plan, report, key).to_xcom()
         self.log.info(
             "%d accepted of %d sent in %d batch(es); %d skipped as sent by an earlier try, "
             "%d dropped by the gateway, %d billed segments",
@@ -228,10 +239,11 @@ class _HbSmsCampaignOperator(GatewayAccess, BaseOperator):
             self._wait_or_fail(window, report.paused_until, context)
         return result
 
-    def _summary(self, plan: Plan, report: Any, key: str) -> dict[str, Any]:
-        result = summarize(plan, report, key)
-        if "invalid_rows" in result:  # to XCom and the log: masked unless asked
-            result["invalid_rows"] = [self._shown(p).describe() for p in plan.problems]
+    def _result(self, plan: Plan, report: SendReport | None, key: str) -> CampaignResult:
+        result = CampaignResult.of(key, plan, report)
+        if result.invalid_rows:  # to XCom and the log: masked unless asked
+            shown = [self._shown(p).describe() for p in plan.problems]
+            result = replace(result, invalid_rows=shown)
         return result
 
     def _log_plan(self, plan: Plan) -> None:
@@ -272,36 +284,6 @@ class _HbSmsCampaignOperator(GatewayAccess, BaseOperator):
             segments=plan.segments,
             batches=plan.batches,
         )
-
-    def _check_balance(self, campaign: Campaign, plan: Plan) -> None:
-        sent = self.store.ledger.batches(campaign.key)
-        already = sum(b.submitted for b in sent.values() if b.state == "accepted")
-        share = 1 - already / plan.messages if plan.messages else 0
-        needed = (plan.segments * self.price_per_segment * Decimal(str(share))).quantize(
-            Decimal("0.01")
-        )
-        balance = self.hook.get_balance()
-        self.log.info("Balance %s, estimated cost of what is left to send %s", balance, needed)
-        if balance < needed:
-            raise HbSmsError(
-                f"balance {balance} does not cover the estimated cost {needed} "
-                f"({plan.segments} billed segments x {self.price_per_segment}); nothing was sent"
-            )
-
-    def _keep_rejects(self, campaign: Campaign, plan: Plan) -> None:
-        """Every invalid row to ``rejects_path`` (CSV: row, field, rule, value) and/or the
-        store's ``hbsms_rejects`` table, as asked; an earlier try's are replaced even when
-        there are none (and then the input is not read again)."""
-
-        def problems() -> Iterator[ValidationProblem]:
-            return campaign.problems() if plan.invalid else iter(())
-
-        if self.rejects_path:
-            path = write_rejects(self.rejects_path, problems())
-            self.log.info("Invalid rows written to %s", path)
-        if self.store_rejects:
-            kept = self.store.rejects.replace(campaign.key, problems())
-            self.log.info("%d invalid rows kept in the store's hbsms_rejects table", kept)
 
 
 def _map_index(ti: Any) -> int:

@@ -6,31 +6,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_hbsms.campaign.result import CampaignResult
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from airflow.sdk import Context
 
 log = logging.getLogger(__name__)
-
-#: Result fields that add up across shards.
-_COUNTS = (
-    "rows",
-    "valid",
-    "invalid",
-    "opted_out",
-    "duplicates",
-    "messages",
-    "batches",
-    "billed_segments",
-    "submitted",
-    "accepted",
-    "dropped_by_gateway",
-    "skipped_already_sent",
-    "skipped_batches",
-    "resent_batches",
-    "segments_sent",
-)
 
 
 def pull_reports_before_retry(context: Context) -> None:
@@ -72,13 +55,6 @@ def combine_shard_results(results: Iterable[dict[str, Any] | None]) -> dict[str,
 
     :param results: the mapped send's results (an XComArg of it, resolved).
     """
-    combined: dict[str, Any] = {"campaign_key": [], "shards": 0}
-    for result in results:
-        if not result:
-            continue
-        combined["shards"] += 1
-        combined["campaign_key"].append(result["campaign_key"])
-        for name in _COUNTS:
-            if name in result:
-                combined[name] = combined.get(name, 0) + int(result[name])
-    return combined
+    return CampaignResult.combine(
+        CampaignResult.from_xcom(result) if result else None for result in results
+    ).to_xcom()

@@ -9,15 +9,26 @@ of the task reads the ledger: accepted batches are skipped; a batch left ``pendi
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
 
+from airflow_provider_hbsms.store.batch_states import (
+    ACCEPTED,
+    MAY_HAVE_BEEN_SENT,
+    NEW,
+    PENDING,
+    TRANSITIONS,
+    BatchState,
+    check_move,
+    check_settlement,
+    may_claim,
+    state_of,
+)
+from airflow_provider_hbsms.store.leases import LEASE_TTL, Holder, Lease
 from airflow_provider_hbsms.store.schema import (
     batch_owners,
     reports,
@@ -38,13 +49,6 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Connection, Engine
 
-log = logging.getLogger(__name__)
-
-PENDING, ACCEPTED, REJECTED, UNKNOWN = "pending", "accepted", "rejected", "unknown"
-#: A try that has not renewed its lease for this long is taken for gone (seconds).
-LEASE_TTL = 60.0
-#: States after which resending could text someone twice.
-MAY_HAVE_BEEN_SENT = (PENDING, UNKNOWN)
 #: The columns of a newly claimed batch, in the order ``claim`` gives them.
 _NEW_BATCH = (
     "batch_key",
@@ -67,7 +71,7 @@ class LedgerBatch:
 
     :param batch_key: deterministic key of (campaign, batch number).
     :param batch_no: position in the campaign.
-    :param state: pending, accepted, rejected or unknown.
+    :param state: its state (``batch_states``).
     :param content_hash: hash of the batch's numbers and texts.
     :param submitted: messages in the batch.
     :param accepted: the gateway's ``N``, once known.
@@ -77,7 +81,7 @@ class LedgerBatch:
 
     batch_key: str
     batch_no: int
-    state: str
+    state: BatchState
     content_hash: str
     submitted: int
     accepted: int | None
@@ -99,85 +103,21 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """What the gateway said about a batch (or that nobody knows).
+    """What the gateway said about a claimed batch (or that nobody knows).
 
     :param batch_key: the batch.
-    :param state: accepted, rejected or unknown.
+    :param state: accepted, rejected or unknown (any other raises ``LedgerStateError``).
     :param accepted: the gateway's ``N``.
     :param error: why it was rejected or is unknown.
     """
 
     batch_key: str
-    state: str
+    state: BatchState
     accepted: int | None = None
     error: str | None = None
 
-
-@dataclass(frozen=True, slots=True)
-class Holder:
-    """The try holding a batch: its lease's owner and last heartbeat.
-
-    :param owner: the lease's owner id.
-    :param heartbeat_at: when it last renewed its lease (UTC).
-    """
-
-    owner: str
-    heartbeat_at: datetime
-
-    def is_fresh(self, ttl: float, now: datetime | None = None) -> bool:
-        """Renewed within ``ttl`` seconds: the try is alive and will settle the batch."""
-        now = now or datetime.now(UTC)
-        return now - self.heartbeat_at < timedelta(seconds=ttl)
-
-
-class Lease:
-    """A try's lease on the batches it claims: an owner id and a heartbeat a thread renews
-    every ``ttl / 4`` seconds while the try runs. Another try meeting one of these batches
-    pending waits for it to settle while the lease is fresh; once the heartbeat is older than
-    ``ttl`` the try is taken for gone and the batch's outcome for unknown.
-
-    :param ledger: the ledger.
-    :param campaign_key: the campaign the try sends.
-    :param ttl: seconds without a renewal after which the lease has expired.
-    """
-
-    def __init__(self, ledger: SendLedger, campaign_key: str, ttl: float = LEASE_TTL) -> None:
-        self.ledger = ledger
-        self.campaign_key = campaign_key
-        self.ttl = ttl
-        self.owner = uuid.uuid4().hex
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> Lease:
-        self.renew()
-        self._thread = threading.Thread(
-            target=self._keep, name=f"hbsms-lease-{self.owner[:8]}", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        try:
-            self.ledger.release(self.owner)
-        except Exception as exc:  # the store may be down: the lease then simply expires
-            log.warning(
-                "Could not release the send lease (%s); it expires by itself", type(exc).__name__
-            )
-
-    def renew(self) -> None:
-        """Say this try is alive (commits)."""
-        self.ledger.renew(self.owner, self.campaign_key)
-
-    def _keep(self) -> None:
-        while not self._stop.wait(self.ttl / 4):
-            try:
-                self.renew()
-            except Exception as exc:  # an outage: renewed again on the next beat
-                log.warning("Could not renew the send lease (%s)", type(exc).__name__)
+    def __post_init__(self) -> None:
+        check_settlement(self.state, self.batch_key)
 
 
 class SendLedger:
@@ -205,7 +145,7 @@ class SendLedger:
         return LedgerBatch(
             row.batch_key,
             row.batch_no,
-            row.state,
+            state_of(row.state),
             row.content_hash,
             row.submitted,
             row.accepted,
@@ -252,8 +192,9 @@ class SendLedger:
         with self._transaction() as conn:
             self._record_settlements(conn, settle)
             stamp = stored_time(conn, now)
+            check_move(NEW, PENDING, batch_key)
             row: tuple[Any, ...] = (batch_key, campaign_key, batch_no, endpoint, content_hash)
-            row += (submitted, segments, PENDING, 1, stamp, stamp)
+            row += (submitted, segments, PENDING.value, 1, stamp, stamp)
             if insert_ignore_values(conn, send_batches, _NEW_BATCH, [row], ["batch_key"]):
                 journal(conn, batch_key, campaign_key, messages, now)
                 self._own(conn, batch_key, owner)
@@ -271,19 +212,19 @@ class SendLedger:
                 and self._owner(conn, batch_key) == owner
             ):
                 return Claim(True, None)
-            allowed = (REJECTED,) + (MAY_HAVE_BEEN_SENT if resend else ())
-            if existing.state not in allowed:
+            if not may_claim(existing.state, resend):
                 return Claim(False, existing)
+            check_move(existing.state, PENDING, batch_key)
             # Conditional update: of two concurrent retries, only one sees rowcount 1.
             won = conn.execute(
                 update(send_batches)
                 .where(
                     send_batches.c.batch_key == batch_key,
-                    send_batches.c.state == existing.state,
+                    send_batches.c.state == existing.state.value,
                     send_batches.c.attempts == existing.attempts,
                 )
                 .values(
-                    state=PENDING,
+                    state=PENDING.value,
                     attempts=existing.attempts + 1,
                     error=None,
                     updated_at=now,
@@ -348,10 +289,14 @@ class SendLedger:
         return None if row is None else self._row(row)
 
     def settle(
-        self, batch_key: str, state: str, accepted: int | None = None, error: str | None = None
+        self,
+        batch_key: str,
+        state: BatchState | str,
+        accepted: int | None = None,
+        error: str | None = None,
     ) -> None:
         """Record what the gateway said (or that nobody knows) and commit."""
-        self.settle_many([Settlement(batch_key, state, accepted, error)])
+        self.settle_many([Settlement(batch_key, state_of(state), accepted, error)])
 
     def settle_many(self, settlements: Sequence[Settlement]) -> None:
         """Settle several batches in one transaction."""
@@ -367,12 +312,13 @@ class SendLedger:
             send_batches,
             ["state", "accepted", "error", "updated_at"],
             "batch_key",
-            [(s.state, s.accepted, s.error, now, s.batch_key) for s in settlements],
+            [(s.state.value, s.accepted, s.error, now, s.batch_key) for s in settlements],
         )
 
     def reconcile_from_reports(self, batch_key: str, campaign_key: str) -> bool:
         """Settle a pending/unknown batch as accepted if any of its messages has a delivery
         report: the gateway only reports on what it accepted."""
+        reconcilable = [s.value for s in MAY_HAVE_BEEN_SENT if ACCEPTED in TRANSITIONS[s]]
         expand_pending(self.engine)  # the batch's messages, if no reader indexed them yet
         with self.engine.begin() as conn:
             reported = conn.execute(
@@ -394,8 +340,8 @@ class SendLedger:
                 update(send_batches)
                 .where(
                     send_batches.c.batch_key == batch_key,
-                    send_batches.c.state.in_(MAY_HAVE_BEEN_SENT),
+                    send_batches.c.state.in_(reconcilable),
                 )
-                .values(state=ACCEPTED, error="reconciled from delivery reports")
+                .values(state=ACCEPTED.value, error="reconciled from delivery reports")
             )
             return True

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, select
 
 from airflow_provider_hbsms.campaign.keys import campaign_key as make_campaign_key
+from airflow_provider_hbsms.store.batch_states import ACCEPTED, MAY_HAVE_BEEN_SENT, REJECTED
 from airflow_provider_hbsms.store.campaigns import CampaignRecord, CampaignRegister
-from airflow_provider_hbsms.store.ledger import ACCEPTED, PENDING, REJECTED, UNKNOWN
 from airflow_provider_hbsms.store.schema import opt_outs, replies, reports, send_batches
 from airflow_provider_hbsms.store.schema import sent_messages as sent
 from airflow_provider_hbsms.store.sent import expand_pending
@@ -141,7 +141,7 @@ def campaign_funnel(store: Store, campaign_key: str) -> Funnel:
             funnel.accepted += batch.accepted if batch.accepted is not None else batch.submitted
         elif batch.state == REJECTED:
             funnel.refused += batch.submitted
-        elif batch.state in (UNKNOWN, PENDING):
+        elif batch.state in MAY_HAVE_BEEN_SENT:
             funnel.unknown_batches.append(batch.batch_no)
     funnel.unknown_batches.sort()
     if record is None:

@@ -1,0 +1,108 @@
+"""The states of a batch in the send ledger and the moves between them, in one table.
+
+::
+
+    (new) --claim--> pending --settle--> accepted | rejected | unknown
+    rejected --claim--> pending          (nothing of it was accepted: sent again)
+    pending | unknown --resend--> pending  (only with resend_unknown=True)
+    pending | unknown --reconcile--> accepted  (a delivery report proves it was accepted)
+
+``accepted`` is final. The values are what ``hbsms_send_batches.state`` stores.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class BatchState(StrEnum):
+    """A batch's state in the ledger (the stored strings)."""
+
+    #: claimed and committed; its request may be leaving or answered but not recorded.
+    PENDING = "pending"
+    #: the gateway accepted it (``0#N``).
+    ACCEPTED = "accepted"
+    #: certainly not accepted: refused by the gateway, or claimed but never posted.
+    REJECTED = "rejected"
+    #: it may or may not have reached the gateway.
+    UNKNOWN = "unknown"
+
+
+PENDING, ACCEPTED, REJECTED, UNKNOWN = (
+    BatchState.PENDING,
+    BatchState.ACCEPTED,
+    BatchState.REJECTED,
+    BatchState.UNKNOWN,
+)
+
+#: The "state" of a batch not in the ledger yet.
+NEW = None
+
+#: Every allowed move: a state and the states it may become.
+TRANSITIONS: dict[BatchState | None, frozenset[BatchState]] = {
+    NEW: frozenset({PENDING}),
+    PENDING: frozenset({ACCEPTED, REJECTED, UNKNOWN, PENDING}),
+    UNKNOWN: frozenset({ACCEPTED, PENDING}),
+    REJECTED: frozenset({PENDING}),
+    ACCEPTED: frozenset(),
+}
+
+#: States after which resending could text someone twice: claimed again only when asked
+#: (``resend_unknown=True``).
+MAY_HAVE_BEEN_SENT = frozenset({PENDING, UNKNOWN})
+#: What the answer to a posted (or never posted) batch settles it as.
+SETTLED = frozenset({ACCEPTED, REJECTED, UNKNOWN})
+
+
+class LedgerStateError(ValueError):
+    """A move the ledger's table does not allow (a bug in the caller, never a gateway
+    answer).
+
+    :param current: the state the batch is in (None: not in the ledger yet).
+    :param target: the state asked for.
+    :param batch_key: the batch, when known.
+    """
+
+    def __init__(
+        self, current: BatchState | None, target: BatchState | str, batch_key: str = ""
+    ) -> None:
+        self.current = current
+        self.target = target
+        where = f"batch {batch_key!r}" if batch_key else "a batch"
+        now = "not in the ledger" if current is None else f"{current.value!r}"
+        allowed = sorted(s.value for s in TRANSITIONS.get(current, frozenset()))
+        super().__init__(
+            f"the send ledger cannot move {where} from {now} to {str(target)!r} "
+            f"(allowed: {', '.join(allowed) or 'none, it is final'})"
+        )
+
+
+def state_of(value: str) -> BatchState:
+    """A stored or given state as a ``BatchState``."""
+    try:
+        return BatchState(value)
+    except ValueError:
+        known = ", ".join(s.value for s in BatchState)
+        raise ValueError(f"{value!r} is not a send ledger state (one of {known})") from None
+
+
+def check_move(current: BatchState | None, target: BatchState, batch_key: str = "") -> None:
+    """Raise ``LedgerStateError`` unless the table allows ``current`` -> ``target``."""
+    if target not in TRANSITIONS.get(current, frozenset()):
+        raise LedgerStateError(current, target, batch_key)
+
+
+def may_claim(current: BatchState | None, resend: bool) -> bool:
+    """Whether a batch in ``current`` may be claimed to be sent: always when new or rejected,
+    when it may have been sent only with ``resend``; never once accepted."""
+    if PENDING not in TRANSITIONS.get(current, frozenset()):
+        return False
+    return resend or current not in MAY_HAVE_BEEN_SENT
+
+
+def check_settlement(target: BatchState, batch_key: str = "") -> BatchState:
+    """A claimed (pending) batch's outcome, checked against the table."""
+    if target not in SETTLED:
+        raise LedgerStateError(PENDING, target, batch_key)
+    check_move(PENDING, target, batch_key)
+    return target
