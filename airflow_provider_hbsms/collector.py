@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from airflow_provider_hbsms.exceptions import (
+    HbSmsError,
+    PullNotEnabledError,
+    PullReplyLostError,
+    PushOnlyAccountError,
+    RateLimitedError,
+    UnexpectedReplyError,
+)
 from airflow_provider_hbsms.protocol.endpoints import (
     MAX_REPLIES_PER_BODY,
     MAX_REPORTS_PER_BODY,
     Endpoint,
-)
-from airflow_provider_hbsms.protocol.errors import (
-    HbSmsError,
-    PullNotEnabledError,
-    PullReplyLostError,
-    RateLimitedError,
-    UnexpectedReplyError,
 )
 from airflow_provider_hbsms.store.pulls import GATEWAY_RETENTION
 from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
@@ -37,10 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPORTS, REPLIES = "reports", "replies"
-
-
-class PullModeError(HbSmsError):
-    """Pulling is not enabled for the account: use the push receiver instead."""
 
 
 @dataclass
@@ -121,7 +118,7 @@ class Collector:
                 body = self.client.pull_raw(endpoint)
             except PullNotEnabledError as exc:
                 self.store.pulls.record_failure(self.corp_id, kind, str(exc))
-                raise PullModeError(
+                raise PushOnlyAccountError(
                     f"{exc}. This account gets its {kind} by push: run the push receiver "
                     "(hbsms-receiver, or the API-server plugin) and register its URL with the "
                     "gateway, and turn collection off (collect=False)."
@@ -182,5 +179,5 @@ class Collector:
 
     def _dead_letter(self, kind: str, exc: UnexpectedReplyError) -> None:
         log.error("Unreadable %s pull kept as a dead letter: %s", kind, exc)
-        route = exc.endpoint.path if getattr(exc, "endpoint", None) else ""
+        route = str(exc.endpoint) if getattr(exc, "endpoint", None) else ""
         self.store.keep_dead_letter(kind, "pull", exc.body, str(exc), route)

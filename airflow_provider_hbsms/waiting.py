@@ -18,12 +18,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_hbsms.protocol.errors import (
+from airflow_provider_hbsms.exceptions import (
+    BalanceReplyLostError,
     GatewayError,
-    HbSmsError,
     PullReplyLostError,
-    TransportError,
+    RequestNotSentError,
     UnexpectedReplyError,
+    WaitFailedError,
 )
 from airflow_provider_hbsms.store import Store, open_store
 
@@ -36,13 +37,12 @@ DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
 def is_transient(exc: BaseException) -> bool:
     """A gateway failure a later check can get past: unreachable, a lost, unreadable or
     oversized reply, "too soon", or a documented code marked retryable."""
-    if isinstance(exc, TransportError | PullReplyLostError | UnexpectedReplyError):
+    if isinstance(
+        exc,
+        RequestNotSentError | BalanceReplyLostError | PullReplyLostError | UnexpectedReplyError,
+    ):
         return True
     return isinstance(exc, GatewayError) and exc.retryable
-
-
-class WaitFailedError(HbSmsError):
-    """More checks in a row failed than the wait allows; the message carries the last error."""
 
 
 class FailureBudget:

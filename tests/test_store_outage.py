@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from airflow_provider_hbsms import StoreUnavailableError
 from airflow_provider_hbsms.campaign.engine import (
     Campaign,
     CampaignOptions,
     StoreCalls,
-    StoreUnavailableError,
     is_store_outage,
 )
 from airflow_provider_hbsms.campaign.inputs import row_source
@@ -175,7 +175,7 @@ def test_killed_store_connections_end_in_a_store_outage_error_and_the_retry_fini
 
 
 def test_the_outage_error_is_a_campaign_error() -> None:
-    from airflow_provider_hbsms.campaign.engine import CampaignError
+    from airflow_provider_hbsms import CampaignError
 
     error = StoreUnavailableError("c", "claiming batch 1", "sqlite:///s.db", "X", 5, 7.5)
     assert isinstance(error, CampaignError)

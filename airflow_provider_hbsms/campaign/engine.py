@@ -20,15 +20,18 @@ from airflow_provider_hbsms.campaign.keys import batch_key, content_hash, msg_id
 from airflow_provider_hbsms.campaign.lanes import NotPosted, Outcome, SendLanes
 from airflow_provider_hbsms.campaign.messages import Messages
 from airflow_provider_hbsms.campaign.rows import MessageSpec, RowChecker
-from airflow_provider_hbsms.protocol.endpoints import MAX_BATCH, WIRE_ENCODING, Endpoint
-from airflow_provider_hbsms.protocol.errors import (
+from airflow_provider_hbsms.exceptions import (
+    CampaignError,
     GatewayError,
     HbSmsError,
     HbSmsValidationError,
+    RequestNotSentError,
     SendOutcomeUnknownError,
-    TransportError,
+    StoreUnavailableError,
+    UnsettledBatchesError,
     ValidationProblem,
 )
+from airflow_provider_hbsms.protocol.endpoints import MAX_BATCH, WIRE_ENCODING, Endpoint
 from airflow_provider_hbsms.protocol.forms import (
     build_send_body,
     join_send_param_columns,
@@ -55,78 +58,6 @@ if TYPE_CHECKING:
     from airflow_provider_hbsms.store.ledger import Lease, LedgerBatch, SendLedger
 
 log = logging.getLogger(__name__)
-
-
-class CampaignError(HbSmsError):
-    """The campaign could not be (fully) sent; the message says which batches and why."""
-
-
-class UnknownOutcomeError(CampaignError):
-    """Some batches may or may not have reached the gateway; they were not resent.
-
-    :param batches: the batch numbers.
-    :param campaign_key: the campaign.
-    """
-
-    def __init__(self, campaign_key: str, batches: list[int], reason: str = "") -> None:
-        self.campaign_key = campaign_key
-        self.batches = batches
-        shown = ", ".join(str(b) for b in batches[:20]) + (" ..." if len(batches) > 20 else "")
-        super().__init__(
-            f"campaign {campaign_key!r}: outcome unknown for batch(es) {shown}: the gateway may "
-            f"have accepted them, so they were not resent{': ' + reason if reason else ''}. "
-            "Check delivery reports (a report settles a batch as accepted on the next try), "
-            "or retry with resend_unknown=True to send them once more."
-        )
-
-
-class StoreUnavailableError(CampaignError):
-    """The store (send ledger) could not be reached, even after reconnecting.
-
-    Nothing was sent twice: a batch leaves only after its claim committed. The message says
-    what the try was doing, which posted batches (if any) could not be recorded, and what a
-    retry will do; never SQL or its parameters.
-
-    :param campaign_key: the campaign.
-    :param action: what the try was doing (``claiming batch 12``).
-    :param store: the store's URL, password hidden.
-    :param cause: the driver's error class name.
-    :param attempts: how many times it was tried.
-    :param seconds: over how long.
-    :param unrecorded: batch numbers posted whose outcome could not be written.
-    """
-
-    def __init__(
-        self,
-        campaign_key: str,
-        action: str,
-        store: str,
-        cause: str,
-        attempts: int,
-        seconds: float,
-        unrecorded: Sequence[int] = (),
-    ) -> None:
-        self.campaign_key = campaign_key
-        self.action = action
-        self.unrecorded = list(unrecorded)
-        if self.unrecorded:
-            shown = ", ".join(str(b) for b in self.unrecorded[:20])
-            after = (
-                f"Batch(es) {shown} were posted but their outcome could not be recorded: a "
-                "retry settles them from delivery reports, else reports their outcome as "
-                "unknown and never resends them silently; the other batches are sent once."
-            )
-        else:
-            after = (
-                "Every batch posted was recorded: a retry skips the accepted batches and sends "
-                "the rest, once."
-            )
-        super().__init__(
-            f"campaign {campaign_key!r}: the store ({store}) was unreachable while {action} "
-            f"({cause}; {attempts} attempt(s) over {seconds:.0f} s). Nothing was sent twice: "
-            f"a batch is posted only after its claim is committed. {after} Retry the task "
-            "once the store is reachable."
-        )
 
 
 def is_store_outage(exc: BaseException) -> bool:
@@ -440,7 +371,7 @@ class Campaign:
         report. Stops at the first batch whose outcome is unknown or that the gateway refuses;
         pauses (``paused_until``) when the send window closes.
 
-        :raises UnknownOutcomeError: batches may have been sent; they were not resent.
+        :raises UnsettledBatchesError: batches may have been sent; they were not resent.
         :raises CampaignError: the gateway refused a batch (the error says which and why).
         """
         report = SendReport()
@@ -511,7 +442,7 @@ class Campaign:
         if failures:
             raise failures[0]
         if report.unknown_batches:
-            raise UnknownOutcomeError(self.key, sorted(report.unknown_batches))
+            raise UnsettledBatchesError(self.key, sorted(report.unknown_batches))
         return report
 
     def _posted(self, keys: set[str]) -> Iterator[Batch]:
@@ -547,8 +478,8 @@ class Campaign:
             elif isinstance(result, SendOutcomeUnknownError):
                 settled.append(Settlement(key, UNKNOWN, error=str(result)))
                 report.unknown_batches.append(batch.batch_no)
-                failures.append(UnknownOutcomeError(self.key, [batch.batch_no], str(result)))
-            elif isinstance(result, GatewayError | TransportError):
+                failures.append(UnsettledBatchesError(self.key, [batch.batch_no], str(result)))
+            elif isinstance(result, GatewayError | RequestNotSentError):
                 settled.append(Settlement(key, REJECTED, error=str(result)))
                 error = CampaignError(
                     f"campaign {self.key!r}: batch {batch.batch_no} was not accepted: {result}"

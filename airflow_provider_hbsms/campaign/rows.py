@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_hbsms.campaign.messages import Message, Messages
-from airflow_provider_hbsms.protocol.errors import (
+from airflow_provider_hbsms.exceptions import (
     HbSmsValidationError,
     InvalidFieldError,
     ValidationProblem,

@@ -16,12 +16,8 @@ from airflow_provider_hbsms.campaign.privacy import masked_problem
 from airflow_provider_hbsms.campaign.rejects_file import write_rejects
 from airflow_provider_hbsms.campaign.rows import MessageSpec
 from airflow_provider_hbsms.campaign.window import DEFAULT_TIMEZONE, SendWindow
+from airflow_provider_hbsms.exceptions import HbSmsError, HbSmsValidationError, ValidationProblem
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
-from airflow_provider_hbsms.protocol.errors import (
-    HbSmsError,
-    HbSmsValidationError,
-    ValidationProblem,
-)
 from airflow_provider_hbsms.store import Store, open_store
 from airflow_provider_hbsms.store.indexing import IndexBehind
 
