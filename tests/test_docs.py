@@ -30,6 +30,7 @@ PUBLIC_MODULES = (
     "airflow_provider_hbsms.sensors.reply",
     "airflow_provider_hbsms.store",
     "airflow_provider_hbsms.testing",
+    "airflow_provider_hbsms.transport",
     "airflow_provider_hbsms.triggers.delivery",
     "airflow_provider_hbsms.triggers.reply",
     "airflow_provider_hbsms.ui.plugin",
