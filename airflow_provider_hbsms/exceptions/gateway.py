@@ -112,8 +112,8 @@ class UnexpectedReplyError(GatewayError):
         self.retryable = self.retryable_default
         self.reply = excerpt(reply)
         self.body = body
-        shown = f" {self.reply}" if self.reply else ""
-        HbSmsError.__init__(self, f"{endpoint} replied{shown}: {self.meaning}")
+        said = f" replied {self.reply}" if self.reply else ""
+        HbSmsError.__init__(self, f"{endpoint}{said}: {self.meaning}")
 
 
 class ReplyTooLargeError(UnexpectedReplyError):
