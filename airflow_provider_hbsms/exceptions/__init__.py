@@ -40,7 +40,6 @@ exception's message. Every exception pickles with all its fields (Airflow carrie
 across processes).
 """
 
-
 from airflow_provider_hbsms.exceptions.base import HbSmsError
 from airflow_provider_hbsms.exceptions.gateway import (
     AccountClosedError,
