@@ -99,7 +99,7 @@ class HbSmsClient:
         send; a connection the server closed while idle would otherwise make a send's outcome
         look unknown.
     :param rate_limit_wait: seconds a paced call keeps retrying ``104`` / ``-19`` replies, and
-        balance keeps retrying transport errors.
+        balance keeps retrying ``RequestNotSentError`` / ``BalanceReplyLostError``.
     :param pool_size: connections kept for concurrent callers (threads) of this client.
     :param pacing_dir: directory of the cross-process pacing files.
     :param pacing_engine: a PostgreSQL engine (the store's) to pace through, across hosts;
@@ -307,7 +307,7 @@ class HbSmsClient:
 
     def get_balance(self, retry_transport: bool = True) -> Decimal:
         """The account balance (``/sms_count2.do``); retried while the gateway says too soon
-        and, unless ``retry_transport`` is off, on transport errors (it changes nothing).
+        and, unless ``retry_transport`` is off, when no usable reply came (it changes nothing).
 
         :param retry_transport: retry unreachable hosts and lost replies for up to
             ``rate_limit_wait``; off for a quick check such as the connection's Test button.
