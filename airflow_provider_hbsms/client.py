@@ -1,49 +1,42 @@
-"""HbSmsClient: the I/O edge of the provider, over keep-alive connections (``http.client`` for
-plain HTTP, a ``requests.Session`` for TLS and proxies).
+"""HbSmsClient: the I/O edge of the provider, over a ``Transport`` (``PlainTransport`` for
+plain HTTP, ``RequestsTransport`` for TLS and proxies, or one given, such as the test kit's).
 
-Retry policy, by what a repeat can do:
+Retry policy, by what a repeat can do (the client's alone: a transport never retries):
 
-* sends (``/sms_send2.do``, ``/hSmsSend.do``) are never repeated here. A failure before the
-  request left (connection refused, connect timeout, DNS) is ``TransportError``: nothing was
-  sent. Any failure after it may have left (read timeout, reset, HTTP error status, unreadable
-  reply) is ``SendOutcomeUnknownError``: the gateway may have accepted it.
-* balance is read-only: it is retried on transport errors and on ``104`` (too soon).
+* sends (``/sms_send2.do``, ``/hSmsSend.do``) are never repeated here. A request that never left
+  (refused, connect timeout, DNS) is ``RequestNotSentError``: nothing was processed. Any failure
+  after it may have left (read timeout, reset, HTTP error status, unreadable reply) is
+  ``SendOutcomeUnknownError``: the gateway may have accepted it.
+* balance is read-only: it is retried on ``RequestNotSentError``, ``BalanceReplyLostError``
+  and ``104`` (too soon).
 * pulls hand data over once: ``-19`` (too soon) is waited out and retried, but a pull whose
   reply was lost cannot be fetched again: ``PullReplyLostError`` says so, and when.
 
 Both transports give every request one deadline (connect, send and the whole reply), read at
-most ``max_reply_bytes`` of a reply, and raise the same typed errors.
+most ``max_reply_bytes`` of a reply, and fail alike: the client's errors are the same over either.
 """
 
 from __future__ import annotations
 
-import http.client
 import logging
-import math
-import threading
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-import requests
-import urllib3.exceptions
-from urllib3.exceptions import ConnectTimeoutError
-from urllib3.util.retry import Retry
-
-from airflow_provider_hbsms.pacing import DEFAULT_INTERVAL, SCOPES, make_pacer
+from airflow_provider_hbsms.client_transport import failure_of, open_transport, reply_lost
+from airflow_provider_hbsms.exceptions import (
+    BalanceReplyLostError,
+    RateLimitedError,
+    ReplyTooLargeError,
+    RequestNotSentError,
+    SendOutcomeUnknownError,
+    UnexpectedReplyError,
+)
+from airflow_provider_hbsms.pacing import DEFAULT_INTERVAL, SCOPES, account_pacers
 from airflow_provider_hbsms.protocol import forms
 from airflow_provider_hbsms.protocol.endpoints import (
     MAX_REPLIES_PER_BODY,
     MAX_REPORTS_PER_BODY,
     Endpoint,
-)
-from airflow_provider_hbsms.protocol.errors import (
-    PullReplyLostError,
-    RateLimitedError,
-    ReplyTooLargeError,
-    SendOutcomeUnknownError,
-    TransportError,
-    UnexpectedReplyError,
 )
 from airflow_provider_hbsms.protocol.models import SendResult
 from airflow_provider_hbsms.protocol.replies import (
@@ -55,15 +48,9 @@ from airflow_provider_hbsms.protocol.replies import (
 )
 from airflow_provider_hbsms.transport import (
     DEFAULT_MAX_REPLY_BYTES,
-    DeadlineAdapter,
     MaybeSent,
     NotSent,
-    PlainConnections,
-    TooLarge,
-    Watch,
-    describe,
-    read_capped_stream,
-    watch_request,
+    positive_seconds,
 )
 
 if TYPE_CHECKING:
@@ -80,50 +67,15 @@ if TYPE_CHECKING:
         Reply,
         Report,
     )
+    from airflow_provider_hbsms.transport import Transport
 
 log = logging.getLogger(__name__)
 
 _HEADERS = {"Content-Type": forms.CONTENT_TYPE, "Accept": "text/plain, text/xml, */*"}
-_PACED_FAMILY = {
-    Endpoint.BALANCE: "balance",
-    Endpoint.PULL_REPORTS: "reports",
-    Endpoint.PULL_REPLIES: "replies",
-}
 _MAX_ITEMS = {
     Endpoint.PULL_REPORTS: MAX_REPORTS_PER_BODY,
     Endpoint.PULL_REPLIES: MAX_REPLIES_PER_BODY,
 }
-# What the requests path may raise while reading a streamed body, beside requests' own.
-_READ_ERRORS = (
-    requests.exceptions.RequestException,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    OSError,
-)
-
-
-def positive_seconds(name: str, value: object) -> float:
-    """``value`` as a finite number of seconds above 0, or a ``ValueError`` naming ``name``.
-
-    :param name: the setting, for the message.
-    :param value: what was given (a number or a numeric string).
-    """
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"{name} must be more than 0 seconds, got {value!r}")
-    return seconds
-
-
-def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
-    """True when the connection failed before any byte of the request could leave."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    reason: Any = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
-    return isinstance(reason, ConnectTimeoutError)  # NewConnectionError, NameResolutionError
 
 
 class HbSmsClient:
@@ -147,7 +99,7 @@ class HbSmsClient:
         send; a connection the server closed while idle would otherwise make a send's outcome
         look unknown.
     :param rate_limit_wait: seconds a paced call keeps retrying ``104`` / ``-19`` replies, and
-        balance keeps retrying transport errors.
+        balance keeps retrying ``RequestNotSentError`` / ``BalanceReplyLostError``.
     :param pool_size: connections kept for concurrent callers (threads) of this client.
     :param pacing_dir: directory of the cross-process pacing files.
     :param pacing_engine: a PostgreSQL engine (the store's) to pace through, across hosts;
@@ -156,6 +108,9 @@ class HbSmsClient:
         document words the rule) or ``endpoint`` (each endpoint on its own).
     :param pacing_interval: seconds from the end of a paced call to the start of the next.
     :param validate: check every field before sending (turn off only for pre-validated input).
+    :param transport: the wire to post over (for tests, the test kit's ``MockTransport``); by
+        default ``PlainTransport`` for plain HTTP, ``RequestsTransport`` for TLS or a proxy set
+        in the environment, built from the settings above.
     """
 
     def __init__(
@@ -179,6 +134,7 @@ class HbSmsClient:
         deadline: float | None = None,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         validate: bool = True,
+        transport: Transport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
@@ -207,31 +163,21 @@ class HbSmsClient:
         self.pool_size = pool_size
         self.validate = validate
         self._headers = {**_HEADERS, "Connection": "keep-alive"}
-        self._base_path = urlsplit(self.base_url).path  # a reverse proxy's prefix, if any
-        self._pacers = self._make_pacers(pacing_engine)
-        self._lock = threading.Lock()
-        self._in_flight = 0
-        self._session = self._new_session()
-        self._plain = self._new_plain()
-        self._born = self._last_used = time.monotonic()
+        self.pace_with(pacing_engine)
+        self.transport = transport if transport is not None else open_transport(
+            self.base_url,
+            verify=verify,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            deadline=self.deadline,
+            max_reply_bytes=max_reply_bytes,
+            pool_size=pool_size,
+            max_connection_age=max_connection_age,
+            idle_timeout=idle_timeout,
+        )
 
     def __repr__(self) -> str:
         return f"HbSmsClient({self.base_url!r}, corp_id={self.credentials.corp_id!r})"
-
-    # ------------------------------------------------------------------ pacing
-
-    def _make_pacers(self, engine: Engine | None) -> dict[Endpoint, Pacer]:
-        account = f"{self.base_url}|{self.credentials.corp_id}"
-        pacers: dict[str, Pacer] = {}
-        chosen: dict[Endpoint, Pacer] = {}
-        for endpoint, family in _PACED_FAMILY.items():
-            key = account if self.pacing_scope == "account" else f"{account}|{family}"
-            if key not in pacers:
-                pacers[key] = make_pacer(
-                    key, self.pacing_interval, directory=self._pacing_dir, engine=engine
-                )
-            chosen[endpoint] = pacers[key]
-        return chosen
 
     def pace_with(self, engine: Engine | None) -> None:
         """Pace balance and pulls through this store's database when it is PostgreSQL (across
@@ -239,84 +185,22 @@ class HbSmsClient:
 
         :param engine: the store's engine.
         """
-        self._pacers = self._make_pacers(engine)
+        self._pacers: dict[Endpoint, Pacer] = account_pacers(
+            f"{self.base_url}|{self.credentials.corp_id}",
+            self.pacing_scope,
+            self.pacing_interval,
+            directory=self._pacing_dir,
+            engine=engine,
+        )
 
     @property
     def pacers(self) -> dict[Endpoint, Pacer]:
         """The pacer of each paced endpoint (one shared pacer under the ``account`` scope)."""
         return dict(self._pacers)
 
-    # ------------------------------------------------------------------ connections
-
-    def _new_session(self) -> requests.Session:
-        session = requests.Session()
-        # No automatic retries at all: urllib3 must never resend a send on our behalf.
-        adapter = DeadlineAdapter(
-            max_retries=Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0),
-            pool_connections=1,
-            pool_maxsize=self.pool_size,
-        )
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.headers.update(_HEADERS)
-        # Proxy settings from the environment are read once here rather than on every request
-        # (requests would scan os.environ per call: ~1 ms, a fifth of a batch's CPU budget).
-        session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
-        session.trust_env = False
-        return session
-
-    def _new_plain(self) -> PlainConnections | None:
-        """Plain HTTP without a proxy goes straight through ``http.client`` (about half the
-        CPU of a request through requests' adapter); None when TLS or a proxy is needed."""
-        parts = urlsplit(self.base_url)
-        if parts.scheme != "http" or self._session.proxies or not parts.hostname:
-            return None
-        return PlainConnections(
-            parts.hostname,
-            parts.port or 80,
-            self.timeout[0],
-            self.timeout[1],
-            self.pool_size,
-            deadline=self.deadline,
-            max_reply_bytes=self.max_reply_bytes,
-        )
-
-    def _checkout(self, endpoint: Endpoint) -> tuple[requests.Session, PlainConnections | None]:
-        with self._lock:
-            now = time.monotonic()
-            expired = now - self._born > self.max_connection_age
-            idle = endpoint.is_send and now - self._last_used > self.idle_timeout
-            if (expired or idle) and self._in_flight == 0:
-                self._session.close()
-                self._session = self._new_session()
-                if self._plain is not None:
-                    self._plain.close()
-                self._plain = self._new_plain()
-                self._born = now
-            self._in_flight += 1
-            return self._session, self._plain
-
-    def _template(self, session: requests.Session, endpoint: Endpoint) -> requests.PreparedRequest:
-        templates: dict[Endpoint, requests.PreparedRequest] = session.__dict__.setdefault(
-            "_hbsms_templates", {}
-        )
-        template = templates.get(endpoint)
-        if template is None:
-            url = self.base_url + endpoint.path
-            template = session.prepare_request(requests.Request("POST", url, data=b""))
-            templates[endpoint] = template
-        return template
-
-    def _checkin(self) -> None:
-        with self._lock:
-            self._in_flight -= 1
-            self._last_used = time.monotonic()
-
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
-        if self._plain is not None:
-            self._plain.close()
+        self.transport.close()
 
     def __enter__(self) -> HbSmsClient:
         return self
@@ -324,95 +208,19 @@ class HbSmsClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ transport
-
     def _post(self, endpoint: Endpoint, body: bytes, submitted: int = 0) -> bytes:
-        """POST ``body``; the reply body, or the transport failure as our own exception."""
-        session, plain = self._checkout(endpoint)
+        """POST ``body``; the reply body, or the failure as the typed error for ``endpoint``."""
         try:
-            if plain is not None:
-                status, reason, content = plain.post(
-                    self._base_path + endpoint.path, body, self._headers
-                )
-            else:
-                status, reason, content = self._post_adapter(session, endpoint, body)
-        except NotSent as exc:
-            raise TransportError(endpoint, str(exc)) from None
-        except TooLarge as exc:
-            raise self._too_large(endpoint, str(exc), exc.head, submitted) from None
-        except MaybeSent as exc:
-            raise self._after_sending(endpoint, str(exc), submitted) from None
-        finally:
-            self._checkin()
+            status, reason, content = self.transport.post(
+                endpoint.path, body, self._headers, idempotent=not endpoint.is_send
+            )
+        except (NotSent, MaybeSent) as exc:
+            raise failure_of(endpoint, exc, submitted, self.credentials.corp_id) from None
         if status != 200:
-            raise self._after_sending(endpoint, f"HTTP {status} {reason}".strip(), submitted)
+            reason = f"HTTP {status} {reason}".strip()
+            raise reply_lost(endpoint, reason, submitted, self.credentials.corp_id)
         log.debug("%s: %d bytes sent, HTTP 200", endpoint.path, len(body))
         return content
-
-    def _post_adapter(
-        self, session: requests.Session, endpoint: Endpoint, body: bytes
-    ) -> tuple[int, str, bytes]:
-        """HTTPS or through a proxy: a prepared request through the session's adapter, which
-        applies TLS verification and proxy settings. A timer shuts the request's socket down
-        at the deadline; every failure, the body's read included, becomes ours."""
-        request = self._template(session, endpoint).copy()
-        request.body = body
-        request.headers["Content-Length"] = str(len(body))
-        watch = Watch()
-        timer = threading.Timer(self.deadline, watch.expire)
-        timer.daemon = True
-        watch_request(watch)
-        timer.start()
-        try:
-            try:
-                response = session.get_adapter(request.url or "").send(
-                    request,
-                    stream=True,
-                    timeout=(min(self.timeout[0], self.deadline), self.timeout[1]),
-                    verify=self.verify,
-                    proxies=session.proxies,
-                )
-            except requests.exceptions.ConnectionError as exc:
-                if _never_sent(exc) and not watch.expired:
-                    raise NotSent(describe(exc)) from None
-                raise MaybeSent(self._deadline_or(watch, exc)) from None
-            except _READ_ERRORS as exc:  # read timeout, TLS, proxy errors ...
-                raise MaybeSent(self._deadline_or(watch, exc)) from None
-            try:
-                content = read_capped_stream(response.raw, self.max_reply_bytes)
-            except TooLarge:
-                response.close()
-                raise
-            except _READ_ERRORS as exc:  # a close or a timeout mid-body
-                response.close()
-                raise MaybeSent(self._deadline_or(watch, exc)) from None
-            response.raw.release_conn()
-        finally:
-            timer.cancel()
-            watch_request(None)
-        if watch.expired:  # the reply came whole just as the deadline passed: keep it
-            log.debug("%s: reply completed at the deadline", endpoint.path)
-        return response.status_code, response.reason or "", content
-
-    def _deadline_or(self, watch: Watch, exc: BaseException) -> str:
-        if watch.expired:
-            return f"DeadlineExceeded: no whole reply within {self.deadline:g} s"
-        return describe(exc)
-
-    def _after_sending(self, endpoint: Endpoint, reason: str, submitted: int) -> Exception:
-        if endpoint.is_send:
-            return SendOutcomeUnknownError(endpoint, reason, submitted)
-        if endpoint is Endpoint.BALANCE:
-            return TransportError(endpoint, reason, sent=True)
-        return PullReplyLostError(endpoint, reason, corp_id=self.credentials.corp_id)
-
-    def _too_large(self, endpoint: Endpoint, reason: str, head: bytes, submitted: int) -> Exception:
-        if endpoint.is_send:
-            return SendOutcomeUnknownError(endpoint, reason, submitted)
-        error = ReplyTooLargeError("oversized", reason, endpoint)
-        if endpoint is not Endpoint.BALANCE:
-            error.body = head  # what was handed over, for a dead letter
-        return error
 
     def _send(self, endpoint: Endpoint, body: bytes, submitted: int) -> int:
         reply = self._post(endpoint, body, submitted)
@@ -446,17 +254,13 @@ class HbSmsClient:
             items = parse(reply)
             limit = _MAX_ITEMS[endpoint]
             if len(items) > limit:
-                error = ReplyTooLargeError(
-                    "too many items", f"{len(items)} items in one pull (at most {limit})", endpoint
+                # Handed over once: the body is kept as a dead letter by the collector.
+                raise ReplyTooLargeError(
+                    endpoint, f"{len(items)} items in one pull (at most {limit})", body=reply
                 )
-                error.body = reply  # handed over once: kept as a dead letter by the collector
-                raise error
             return items
 
-        items: list[Any] = self._paced(endpoint, capped)
-        return items
-
-    # ------------------------------------------------------------------ API
+        return self._paced(endpoint, capped)
 
     def send(
         self, mobiles: Sequence[str], content: str, corp_msg_id: str, ext: str = ""
@@ -465,7 +269,7 @@ class HbSmsClient:
 
         :raises HbSmsValidationError: a field breaks a rule; nothing was sent.
         :raises GatewayError: the gateway refused the request (nothing was accepted).
-        :raises TransportError: the request never left; nothing was sent.
+        :raises RequestNotSentError: the request never left; nothing was sent.
         :raises SendOutcomeUnknownError: the gateway may have accepted it; do not resend blindly.
         """
         body = forms.build_send_body(
@@ -503,7 +307,7 @@ class HbSmsClient:
 
     def get_balance(self, retry_transport: bool = True) -> Decimal:
         """The account balance (``/sms_count2.do``); retried while the gateway says too soon
-        and, unless ``retry_transport`` is off, on transport errors (it changes nothing).
+        and, unless ``retry_transport`` is off, when no usable reply came (it changes nothing).
 
         :param retry_transport: retry unreachable hosts and lost replies for up to
             ``rate_limit_wait``; off for a quick check such as the connection's Test button.
@@ -513,7 +317,7 @@ class HbSmsClient:
             try:
                 balance: Decimal = self._paced(Endpoint.BALANCE, parse_balance_reply)
                 return balance
-            except TransportError:
+            except (RequestNotSentError, BalanceReplyLostError):
                 if not retry_transport or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.5)

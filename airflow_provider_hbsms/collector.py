@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from airflow_provider_hbsms.exceptions import (
+    HbSmsError,
+    PullNotEnabledError,
+    PullReplyLostError,
+    PushOnlyAccountError,
+    RateLimitedError,
+    UnexpectedReplyError,
+)
 from airflow_provider_hbsms.protocol.endpoints import (
     MAX_REPLIES_PER_BODY,
     MAX_REPORTS_PER_BODY,
     Endpoint,
-)
-from airflow_provider_hbsms.protocol.errors import (
-    HbSmsError,
-    PullNotEnabledError,
-    PullReplyLostError,
-    RateLimitedError,
-    UnexpectedReplyError,
 )
 from airflow_provider_hbsms.store.keywords import resolve_opt_out_keywords
 from airflow_provider_hbsms.store.pulls import GATEWAY_RETENTION
@@ -39,10 +40,6 @@ log = logging.getLogger(__name__)
 REPORTS, REPLIES = "reports", "replies"
 #: A previous successful pull older than this is logged as a warning before the next drain.
 DEFAULT_WARN_LAG = timedelta(hours=12)
-
-
-class PullModeError(HbSmsError):
-    """Pulling is not enabled for the account: use the push receiver instead."""
 
 
 @dataclass
@@ -147,7 +144,7 @@ class Collector:
                 body = self.client.pull_raw(endpoint)
             except PullNotEnabledError as exc:
                 self.store.pulls.record_failure(self.corp_id, kind, str(exc))
-                raise PullModeError(
+                raise PushOnlyAccountError(
                     f"{exc}. This account gets its {kind} by push: run the push receiver "
                     "(hbsms-receiver, or the API-server plugin) and register its URL with the "
                     "gateway, and turn collection off (collect=False)."
@@ -207,5 +204,5 @@ class Collector:
 
     def _dead_letter(self, kind: str, exc: UnexpectedReplyError) -> None:
         log.error("Unreadable %s pull kept as a dead letter: %s", kind, exc)
-        route = exc.endpoint.path if getattr(exc, "endpoint", None) else ""
+        route = str(exc.endpoint) if getattr(exc, "endpoint", None) else ""
         self.store.keep_dead_letter(kind, "pull", exc.body, str(exc), route)

@@ -38,7 +38,7 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table, func, select, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 
-from airflow_provider_hbsms.protocol.endpoints import PACING_INTERVAL
+from airflow_provider_hbsms.protocol.endpoints import PACING_INTERVAL, Endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -215,6 +215,41 @@ def make_pacer(
     if engine is not None and engine.dialect.name == "postgresql":
         return DatabasePacer(key, engine, interval)
     return FilePacer(key, interval, directory)
+
+
+#: The endpoints the gateway refuses within 200 ms of the previous call, by family.
+_PACED_FAMILY = {
+    Endpoint.BALANCE: "balance",
+    Endpoint.PULL_REPORTS: "reports",
+    Endpoint.PULL_REPLIES: "replies",
+}
+
+
+def account_pacers(
+    account: str,
+    scope: str,
+    interval: float = DEFAULT_INTERVAL,
+    *,
+    directory: Path | None = None,
+    engine: Engine | None = None,
+) -> dict[Endpoint, Pacer]:
+    """The pacer of each paced endpoint of one account: one shared by all under the
+    ``account`` scope, one each under ``endpoint``.
+
+    :param account: what identifies the account (base URL and corp_id).
+    :param scope: one of ``SCOPES``.
+    :param interval: minimum seconds between the end of a call and the start of the next.
+    :param directory: the pacing files' directory.
+    :param engine: the store's engine; PostgreSQL paces across hosts.
+    """
+    made: dict[str, Pacer] = {}
+    chosen: dict[Endpoint, Pacer] = {}
+    for endpoint, family in _PACED_FAMILY.items():
+        key = account if scope == "account" else f"{account}|{family}"
+        if key not in made:
+            made[key] = make_pacer(key, interval, directory=directory, engine=engine)
+        chosen[endpoint] = made[key]
+    return chosen
 
 
 #: The name this module's pacer had before it could pace across hosts.

@@ -19,19 +19,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_hbsms.campaign.result import CampaignResult
+from airflow_provider_hbsms.exceptions import (
+    BalanceReplyLostError,
+    GatewayError,
+    PullReplyLostError,
+    RequestNotSentError,
+    UnexpectedReplyError,
+    WaitFailedError,
+)
 from airflow_provider_hbsms.params import (
     DEFAULT_HBSMS_CONN_ID,
     DEFAULT_STORE_CONN_ID,
     PULL_KINDS,
     GatewayAccess,
     check_kinds,
-)
-from airflow_provider_hbsms.protocol.errors import (
-    GatewayError,
-    HbSmsError,
-    PullReplyLostError,
-    TransportError,
-    UnexpectedReplyError,
 )
 
 if TYPE_CHECKING:
@@ -48,13 +49,12 @@ DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
 def is_transient(exc: BaseException) -> bool:
     """A gateway failure a later check can get past: unreachable, a lost, unreadable or
     oversized reply, "too soon", or a documented code marked retryable."""
-    if isinstance(exc, TransportError | PullReplyLostError | UnexpectedReplyError):
+    if isinstance(
+        exc,
+        RequestNotSentError | BalanceReplyLostError | PullReplyLostError | UnexpectedReplyError,
+    ):
         return True
     return isinstance(exc, GatewayError) and exc.retryable
-
-
-class WaitFailedError(HbSmsError):
-    """More checks in a row failed than the wait allows; the message carries the last error."""
 
 
 class FailureBudget:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from airflow_provider_hbsms.campaign.plan import Plan
 from airflow_provider_hbsms.campaign.progress import SendReport
 from airflow_provider_hbsms.campaign.result import CampaignResult
-from airflow_provider_hbsms.protocol.errors import ValidationProblem
+from airflow_provider_hbsms.exceptions import ValidationProblem
 from airflow_provider_hbsms.waiting import campaign_key_of, campaign_keys_of
 
 PLAN = Plan(rows=5, valid=4, invalid=1, messages=4, segments=6, batches=1)

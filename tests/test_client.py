@@ -16,19 +16,17 @@ import pytest
 import requests
 import urllib3
 
-from airflow_provider_hbsms.client import HbSmsClient
-from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
-from airflow_provider_hbsms.protocol import (
-    Credentials,
-    Endpoint,
-    PersonalizedItem,
+from airflow_provider_hbsms import (
     PullReplyLostError,
     RateLimitedError,
+    RequestNotSentError,
     SendOutcomeUnknownError,
-    TransportError,
     UnexpectedReplyError,
 )
-from airflow_provider_hbsms.transport import PlainConnections
+from airflow_provider_hbsms.client import HbSmsClient
+from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
+from airflow_provider_hbsms.plain_transport import PlainConnections
+from airflow_provider_hbsms.protocol import Credentials, Endpoint, PersonalizedItem
 from tests.fixtures.simulator import SIM_PASSWORD
 
 SECRET = "Pa55&w0rd=%s3cret"
@@ -77,9 +75,9 @@ def _stop_patches():
     mock.patch.stopall()
 
 
-def test_refused_connection_is_a_transport_error_nothing_sent(tmp_path) -> None:
+def test_refused_connection_is_a_request_not_sent_error(tmp_path) -> None:
     client = HbSmsClient(f"http://127.0.0.1:{_free_port()}", CREDS, pacing_dir=tmp_path)
-    with pytest.raises(TransportError) as caught:
+    with pytest.raises(RequestNotSentError) as caught:
         client.send_personalized(ITEMS)
     assert caught.value.endpoint is Endpoint.PERSONALIZED_SEND
     assert SECRET not in str(caught.value)
@@ -149,7 +147,7 @@ def test_a_lost_pull_reply_is_not_retried(client) -> None:
     assert "next pull" in text
     assert "vendor" in text
     assert "history" in text
-    assert not isinstance(error, TransportError)
+    assert not isinstance(error, RequestNotSentError)
 
 
 def test_unreadable_pull_keeps_the_raw_body(client) -> None:
@@ -161,12 +159,13 @@ def test_unreadable_pull_keeps_the_raw_body(client) -> None:
 
 
 def test_connections_are_recycled_after_their_age(client) -> None:
-    first = client._session
-    client._born -= client.max_connection_age + 1
+    pools = client.transport.pools
+    first = pools.pool
+    pools.born -= client.max_connection_age + 1
     _patch_post(client, return_value=_response(200, b"0#1"))
-    client._checkout(Endpoint.SEND)
-    client._checkin()
-    assert client._session is not first
+    pools.checkout(idempotent=False)
+    pools.checkin()
+    assert pools.pool is not first
 
 
 def test_password_stays_out_of_repr_logs_and_errors(simulator, hbsms_conn, caplog) -> None:
@@ -186,7 +185,7 @@ def test_password_stays_out_of_repr_logs_and_errors(simulator, hbsms_conn, caplo
 @pytest.mark.parametrize(
     ("failure", "expected"),
     [
-        (requests.exceptions.ConnectTimeout("connect timed out"), TransportError),
+        (requests.exceptions.ConnectTimeout("connect timed out"), RequestNotSentError),
         (requests.exceptions.ReadTimeout("read timed out"), SendOutcomeUnknownError),
         (requests.exceptions.ConnectionError("Connection aborted."), SendOutcomeUnknownError),
     ],
@@ -194,7 +193,7 @@ def test_password_stays_out_of_repr_logs_and_errors(simulator, hbsms_conn, caplo
 def test_https_and_proxied_requests_go_through_the_adapter(tmp_path, failure, expected) -> None:
     """TLS and proxies need requests' adapter; its failures are classified the same way."""
     client = HbSmsClient("https://127.0.0.1:9", CREDS, pacing_dir=tmp_path)
-    adapter = client._session.get_adapter(client.base_url)
+    adapter = client.transport.sessions.pool.get_adapter(client.base_url)
     with mock.patch.object(adapter, "send", side_effect=failure) as send, pytest.raises(expected):
         client.send_personalized(ITEMS)
     assert send.call_count == 1
@@ -247,7 +246,7 @@ def test_the_idle_check_works_without_poll(monkeypatch) -> None:
     """Where select.poll is missing, select() tells a closed idle connection just the same."""
     import select as select_module
 
-    from airflow_provider_hbsms import transport
+    from airflow_provider_hbsms import plain_transport as transport
 
     monkeypatch.delattr(select_module, "poll")
     left, right = socket.socketpair()

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from airflow_provider_hbsms.collector import Collector, PullModeError
+from airflow_provider_hbsms import PushOnlyAccountError, StalePullsError
+from airflow_provider_hbsms.collector import Collector
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
 from airflow_provider_hbsms.protocol import Report
-from airflow_provider_hbsms.store.pulls import StalePullsError
 from airflow_provider_hbsms.store.schema import dead_letters
 from tests.fixtures.simulator import SIM_CORP_ID, sim_account
 from tests.test_send_operator import context
@@ -103,7 +103,7 @@ def test_replies_are_attributed_and_opt_outs_recorded(simulator, hbsms_conn, sto
 
 def test_pull_not_enabled_points_to_the_receiver(simulator, hbsms_conn, store) -> None:
     simulator.update_account(SIM_CORP_ID, pull_enabled=False)
-    with pytest.raises(PullModeError, match="push receiver"):
+    with pytest.raises(PushOnlyAccountError, match="push receiver"):
         Collector(HbSmsHook().client, store).drain_reports()
 
 

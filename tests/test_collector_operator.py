@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
+from airflow_provider_hbsms import StalePullsError
 from airflow_provider_hbsms.collector import Collector, DrainResult
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
 from airflow_provider_hbsms.protocol import Report
-from airflow_provider_hbsms.store.pulls import StalePullsError
 from airflow_provider_hbsms.store.schema import pull_state
 from tests.fixtures.simulator import SIM_CORP_ID
 from tests.test_send_operator import context

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import update
 
+from airflow_provider_hbsms import UnsettledBatchesError
 from airflow_provider_hbsms.campaign.engine import Campaign
-from airflow_provider_hbsms.campaign.errors import UnknownOutcomeError
 from airflow_provider_hbsms.campaign.inputs import row_source
 from airflow_provider_hbsms.campaign.keys import batch_key
 from airflow_provider_hbsms.campaign.plan import CampaignOptions
@@ -134,7 +134,7 @@ def test_a_batch_whose_lease_expired_is_unknown_at_once(hbsms_conn: Any, store: 
     campaign.plan()
     _hold(store.ledger, campaign, "gone", datetime.now(UTC) - timedelta(minutes=5))
     started = time.monotonic()
-    with pytest.raises(UnknownOutcomeError) as raised:
+    with pytest.raises(UnsettledBatchesError) as raised:
         campaign.send(HbSmsHook().client, store.ledger)
     assert raised.value.batches == [0]
     assert time.monotonic() - started < 5  # no waiting on a try that is gone
@@ -148,7 +148,7 @@ def test_waiting_on_a_live_try_is_bounded(hbsms_conn: Any, store: Any) -> None:
     campaign.plan()
     _hold(store.ledger, campaign, "alive", datetime.now(UTC))
     started = time.monotonic()
-    with pytest.raises(UnknownOutcomeError) as raised:
+    with pytest.raises(UnsettledBatchesError) as raised:
         campaign.send(HbSmsHook().client, store.ledger)
     assert raised.value.batches == [0]
     assert time.monotonic() - started >= 1.0

@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 import airflow_provider_hbsms
-from airflow_provider_hbsms.protocol.codes import ERROR_CODES
-from airflow_provider_hbsms.protocol.errors import HbSmsError
+from airflow_provider_hbsms import HbSmsError
+from airflow_provider_hbsms.protocol.errors import ERROR_CODES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 #: Modules whose every class is part of the public API.
@@ -30,6 +30,7 @@ PUBLIC_MODULES = (
     "airflow_provider_hbsms.sensors.reply",
     "airflow_provider_hbsms.store",
     "airflow_provider_hbsms.testing",
+    "airflow_provider_hbsms.transport",
     "airflow_provider_hbsms.triggers.delivery",
     "airflow_provider_hbsms.triggers.reply",
     "airflow_provider_hbsms.ui.plugin",

@@ -9,12 +9,9 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
-from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
-from airflow_provider_hbsms.protocol import (
-    ERROR_CODES,
+from airflow_provider_hbsms import (
     AccountClosedError,
     AuthenticationError,
-    Endpoint,
     EndpointNotFoundError,
     GatewayError,
     InsufficientBalanceError,
@@ -24,12 +21,17 @@ from airflow_provider_hbsms.protocol import (
     InvalidMsgIdError,
     IpNotAllowedError,
     MethodNotAllowedError,
-    PersonalizedItem,
     PullNotEnabledError,
     RateLimitedError,
     ServiceUnavailableError,
     TooManyItemsError,
     TotalCountMismatchError,
+)
+from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
+from airflow_provider_hbsms.protocol import (
+    ERROR_CODES,
+    Endpoint,
+    PersonalizedItem,
     build_balance_body,
     build_personalized_body,
     build_pull_body,

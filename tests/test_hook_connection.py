@@ -9,9 +9,9 @@ from urllib.parse import quote
 
 import pytest
 
+from airflow_provider_hbsms import HbSmsError
 from airflow_provider_hbsms.get_provider_info import get_provider_info
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
-from airflow_provider_hbsms.protocol import HbSmsError
 from tests.fixtures.simulator import SIM_PASSWORD, connection_for
 from tests.gateway_doubles import RawGateway, answering, body_of
 from tests.test_send_operator import context, customers, personalized

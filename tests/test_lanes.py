@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
+from airflow_provider_hbsms import SendOutcomeUnknownError
 from airflow_provider_hbsms.campaign.lanes import NOT_POSTED, SendLanes
-from airflow_provider_hbsms.protocol import Endpoint, SendOutcomeUnknownError, SendResult
+from airflow_provider_hbsms.protocol import Endpoint, SendResult
 
 
 class FakeClient:

@@ -10,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from airflow_provider_hbsms import InvalidFieldError
 from airflow_provider_hbsms.operators.send import HbSmsSendOperator
-from airflow_provider_hbsms.protocol import InvalidFieldError, Reply, Report, normalize_mobile
+from airflow_provider_hbsms.protocol import Reply, Report, normalize_mobile
 from airflow_provider_hbsms.protocol.numbers import canonical_mobile
 from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mounted

@@ -28,7 +28,7 @@ from airflow_provider_hbsms.params import (
     GatewayAccess,
     StoreAccess,
 )
-from airflow_provider_hbsms.protocol.errors import RateLimitedError
+from airflow_provider_hbsms.exceptions import RateLimitedError
 from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
 from airflow_provider_hbsms.sensors.reply import HbSmsReplySensor
 from airflow_provider_hbsms.store.pulls import StalePullsError

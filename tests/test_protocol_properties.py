@@ -10,14 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_hbsms import GatewayError, HbSmsValidationError, UnexpectedReplyError
 from airflow_provider_hbsms.protocol import (
     Credentials,
     Endpoint,
-    GatewayError,
-    HbSmsValidationError,
     PersonalizedItem,
     Report,
-    UnexpectedReplyError,
     build_personalized_body,
     build_reports_xml,
     build_send_body,
@@ -29,7 +27,7 @@ from airflow_provider_hbsms.protocol import (
     parse_send_reply,
     split_send_param,
 )
-from airflow_provider_hbsms.protocol.codes import ERROR_CODES
+from airflow_provider_hbsms.protocol.errors import ERROR_CODES
 
 
 def _gbk_ok(text: str) -> bool:

@@ -10,10 +10,10 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_hbsms import ValidationProblem
 from airflow_provider_hbsms.campaign.messages import Messages
 from airflow_provider_hbsms.campaign.rows import RowChecker
 from airflow_provider_hbsms.campaign.spec import MessageSpec
-from airflow_provider_hbsms.protocol import ValidationProblem
 
 MOBILES = st.one_of(
     st.sampled_from(["13800138000", "19912345678", "+86 138-0013-8001", "12345", "", " "]),

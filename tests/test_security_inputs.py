@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 
+from airflow_provider_hbsms import HbSmsValidationError, InputFileError, InvalidFieldError
 from airflow_provider_hbsms.campaign import columnwise
 from airflow_provider_hbsms.campaign.arrow import arrow_contents_valid, arrow_strings
-from airflow_provider_hbsms.campaign.inputs import InputFileError, row_source
+from airflow_provider_hbsms.campaign.inputs import row_source
 from airflow_provider_hbsms.campaign.rejects_file import resolve_rejects_path, spreadsheet_safe
 from airflow_provider_hbsms.campaign.rows import RowChecker
 from airflow_provider_hbsms.campaign.spec import MessageSpec
-from airflow_provider_hbsms.protocol.errors import HbSmsValidationError, InvalidFieldError
 from airflow_provider_hbsms.protocol.validation import check_content
 from tests.test_send_operator import context, personalized
 

@@ -15,13 +15,13 @@ import pytest
 from airflow.sdk import DAG
 from sqlalchemy import Table, select, update
 
+from airflow_provider_hbsms import HbSmsValidationError
 from airflow_provider_hbsms.campaign.privacy import mask_number
 from airflow_provider_hbsms.operators.purge import HbSmsPurgeOperator
 from airflow_provider_hbsms.operators.send import (
     HbSmsPersonalizedSendOperator,
     HbSmsSendOperator,
 )
-from airflow_provider_hbsms.protocol.errors import HbSmsValidationError
 from airflow_provider_hbsms.protocol.models import Reply
 from airflow_provider_hbsms.store import Store, open_store
 from airflow_provider_hbsms.store.purge import purge_campaign, purge_older_than

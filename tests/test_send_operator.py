@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_hbsms import HbSmsError, HbSmsValidationError, UnsettledBatchesError
 from airflow_provider_hbsms.campaign.engine import Campaign
-from airflow_provider_hbsms.campaign.errors import UnknownOutcomeError
 from airflow_provider_hbsms.campaign.inputs import row_source
 from airflow_provider_hbsms.campaign.plan import CampaignOptions
 from airflow_provider_hbsms.campaign.spec import MessageSpec
@@ -24,7 +24,6 @@ from airflow_provider_hbsms.operators.send import (
     HbSmsPersonalizedSendOperator,
     HbSmsSendOperator,
 )
-from airflow_provider_hbsms.protocol import HbSmsError, HbSmsValidationError
 
 if TYPE_CHECKING:
     from airflow_provider_hbsms.store import Store
@@ -124,14 +123,14 @@ def test_close_after_processing_then_retry_then_resend_unknown(
     """The fault bar: batch k's connection drops after the gateway processed it."""
     frame = customers(1000)  # 5 batches
     simulator.inject_fault("close_after_processing", endpoint="/hSmsSend.do", after=2)
-    with pytest.raises(UnknownOutcomeError) as caught:
+    with pytest.raises(UnsettledBatchesError) as caught:
         personalized(frame, store).execute(context())
     assert caught.value.batches == [2]
     assert "batch(es) 2" in str(caught.value)
     assert len(simulator.received()) == 600  # batches 0, 1 and (unbeknown to us) 2
 
     # Airflow's retry: batches 3 and 4 go out, 0-1 are skipped, 2 is not resent blindly.
-    with pytest.raises(UnknownOutcomeError) as again:
+    with pytest.raises(UnsettledBatchesError) as again:
         personalized(frame, store).execute(context())
     assert again.value.batches == [2]
     counts = Counter(m.mobile for m in simulator.received())
@@ -364,13 +363,13 @@ def test_four_connections_fault_then_retry_sends_every_number_once(
     what is missing."""
     frame = customers(4000)  # 20 batches
     simulator.inject_fault("close_after_processing", endpoint="/hSmsSend.do", after=9)
-    with pytest.raises(UnknownOutcomeError) as caught:
+    with pytest.raises(UnsettledBatchesError) as caught:
         personalized(frame, store, connections=4).execute(context())
     assert len(caught.value.batches) == 1
     first_try = len(simulator.received())
     assert 2000 <= first_try < 4000  # ten requests processed, a few more may have been out
 
-    with pytest.raises(UnknownOutcomeError) as again:  # the unknown batch is not resent
+    with pytest.raises(UnsettledBatchesError) as again:  # the unknown batch is not resent
         personalized(frame, store, connections=4).execute(context())
     assert again.value.batches == caught.value.batches
     counts = Counter(m.mobile for m in simulator.received())

@@ -11,13 +11,14 @@ import pandas as pd
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_hbsms import AuthenticationError, HbSmsError, WaitFailedError
 from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
-from airflow_provider_hbsms.protocol import AuthenticationError, HbSmsError, Reply
+from airflow_provider_hbsms.protocol import Reply
 from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
 from airflow_provider_hbsms.sensors.reply import HbSmsReplySensor
 from airflow_provider_hbsms.triggers.delivery import HbSmsDeliveryTrigger
 from airflow_provider_hbsms.triggers.reply import HbSmsReplyEventTrigger, HbSmsReplyTrigger
-from airflow_provider_hbsms.waiting import ReplyCondition, WaitFailedError
+from airflow_provider_hbsms.waiting import ReplyCondition
 from tests.fixtures.simulator import connection_for, sim_account
 from tests.test_send_operator import context
 

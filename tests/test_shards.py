@@ -184,7 +184,7 @@ def test_a_retry_pulls_reports_first_and_settles_a_batch_the_gateway_took(
 ) -> None:
     """The connection dropped after the gateway processed the batch: the first try fails
     naming it; the retry pulls the delivery reports, settles it as accepted and finishes."""
-    from airflow_provider_hbsms.campaign.errors import UnknownOutcomeError
+    from airflow_provider_hbsms import UnsettledBatchesError
 
     frame = _input(1000)
     simulator.inject_fault("close_after_processing", endpoint="/hSmsSend.do", after=2)
@@ -199,12 +199,12 @@ def test_a_retry_pulls_reports_first_and_settles_a_batch_the_gateway_took(
         )
 
     first = op()
-    with pytest.raises(UnknownOutcomeError) as caught:
+    with pytest.raises(UnsettledBatchesError) as caught:
         first.execute(_context(first))  # type: ignore[arg-type]
     assert caught.value.batches == [2]
     # Without pulling first, the retry cannot know: it names the batch again.
     plain = op()
-    with pytest.raises(UnknownOutcomeError):
+    with pytest.raises(UnsettledBatchesError):
         plain.execute(_context(plain, try_number=2))  # type: ignore[arg-type]
     retry = op()
     pull_reports_before_retry(_context(retry, try_number=3))  # type: ignore[arg-type]
@@ -218,16 +218,16 @@ def test_a_retry_pulls_reports_first_and_settles_a_batch_the_gateway_took(
 def test_a_retry_cannot_settle_what_the_gateway_never_processed(
     simulator, hbsms_conn, store
 ) -> None:
-    from airflow_provider_hbsms.campaign.errors import UnknownOutcomeError
+    from airflow_provider_hbsms import UnsettledBatchesError
 
     simulator.inject_fault("close_before_processing", endpoint="/hSmsSend.do", after=1)
     op = HbSmsPersonalizedSendOperator(
         task_id="send", input=_input(600), template="{name}", store_url=str(store.engine.url)
     )
-    with pytest.raises(UnknownOutcomeError):
+    with pytest.raises(UnsettledBatchesError):
         op.execute(_context(op))  # type: ignore[arg-type]
     pull_reports_before_retry(_context(op, try_number=2))  # type: ignore[arg-type]
-    with pytest.raises(UnknownOutcomeError) as again:
+    with pytest.raises(UnsettledBatchesError) as again:
         op.execute(_context(op, try_number=2))  # type: ignore[arg-type]
     assert again.value.batches == [1]
     assert len(simulator.received()) == 400  # batches 0 and 2, never batch 1

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import inspect
 
-from airflow_provider_hbsms.protocol.errors import ValidationProblem
+from airflow_provider_hbsms import ValidationProblem
 from airflow_provider_hbsms.store.schema import metadata
 
 if TYPE_CHECKING:

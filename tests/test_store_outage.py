@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from airflow_provider_hbsms import StoreUnavailableError
 from airflow_provider_hbsms.campaign.engine import Campaign
-from airflow_provider_hbsms.campaign.errors import StoreUnavailableError
 from airflow_provider_hbsms.campaign.inputs import row_source
 from airflow_provider_hbsms.campaign.plan import CampaignOptions
 from airflow_provider_hbsms.campaign.spec import MessageSpec
@@ -173,7 +173,7 @@ def test_killed_store_connections_end_in_a_store_outage_error_and_the_retry_fini
 
 
 def test_the_outage_error_is_a_campaign_error() -> None:
-    from airflow_provider_hbsms.campaign.errors import CampaignError
+    from airflow_provider_hbsms import CampaignError
 
     error = StoreUnavailableError("c", "claiming batch 1", "sqlite:///s.db", "X", 5, 7.5)
     assert isinstance(error, CampaignError)

@@ -6,7 +6,7 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_hbsms.protocol.errors import HbSmsError
+from airflow_provider_hbsms.exceptions import HbSmsError
 from airflow_provider_hbsms.store.batch_states import ACCEPTED
 
 if TYPE_CHECKING:

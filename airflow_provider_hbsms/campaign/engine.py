@@ -46,7 +46,7 @@ class Campaign(Planner):
     ) -> SendReport:
         """Send every batch not yet accepted, in order, through the ledger (``Sender.send``).
 
-        :raises UnknownOutcomeError: batches may have been sent; they were not resent.
+        :raises UnsettledBatchesError: batches may have been sent; they were not resent.
         :raises CampaignError: the gateway refused a batch (the error says which and why).
         """
         return Sender(self).send(client, ledger, window, clock, total_batches)

@@ -12,24 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from airflow_provider_hbsms.exceptions import InputFileError
+
 if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_CHUNK_ROWS = 50_000
-
-
-class InputFileError(ValueError):
-    """An input file that cannot be read as what its name says; the message names the file
-    and what is wrong with it.
-
-    :param path: the file.
-    :param problem: what is wrong, in words.
-    """
-
-    def __init__(self, path: Any, problem: str) -> None:
-        super().__init__(f"input file {path}: {problem}")
-        self.path = path
-        self.problem = problem
 
 
 def _unreadable(path: Any, exc: Exception, compression: str | None) -> Exception:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Literal
 from airflow_provider_hbsms.campaign.keys import batch_key, content_hash, msg_id_prefix
 from airflow_provider_hbsms.campaign.messages import Messages
 from airflow_provider_hbsms.campaign.rows import RowChecker
+from airflow_provider_hbsms.exceptions import HbSmsValidationError, ValidationProblem
 from airflow_provider_hbsms.protocol.endpoints import MAX_BATCH, WIRE_ENCODING
-from airflow_provider_hbsms.protocol.errors import HbSmsValidationError, ValidationProblem
 from airflow_provider_hbsms.store.leases import LEASE_TTL
 
 if TYPE_CHECKING:

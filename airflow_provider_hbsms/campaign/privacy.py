@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow_provider_hbsms.protocol.errors import ValidationProblem
+from airflow_provider_hbsms.exceptions import ValidationProblem
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow_provider_hbsms.campaign.plan import Plan, Planner
-    from airflow_provider_hbsms.protocol.errors import ValidationProblem
+    from airflow_provider_hbsms.exceptions import ValidationProblem
     from airflow_provider_hbsms.store.rejects import RejectStore
 
 log = logging.getLogger(__name__)

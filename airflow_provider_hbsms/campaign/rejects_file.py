@@ -13,7 +13,7 @@ from airflow_provider_hbsms.campaign.inputs import as_storage_path
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from airflow_provider_hbsms.protocol.errors import ValidationProblem
+    from airflow_provider_hbsms.exceptions import ValidationProblem
 
 #: First characters that make a spreadsheet read a cell as a formula (or, for tab and CR,
 #: as the start of one in the next cell).

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_hbsms.campaign import columnwise
 from airflow_provider_hbsms.campaign.messages import Message, Messages
 from airflow_provider_hbsms.campaign.spec import as_text, missing
-from airflow_provider_hbsms.protocol.endpoints import MAX_CALLER_ID_DIGITS
-from airflow_provider_hbsms.protocol.errors import (
+from airflow_provider_hbsms.exceptions import (
     HbSmsValidationError,
     InvalidFieldError,
     ValidationProblem,
 )
+from airflow_provider_hbsms.protocol.endpoints import MAX_CALLER_ID_DIGITS
 from airflow_provider_hbsms.protocol.validation import check_ext, check_msg_id, normalize_mobile
 
 if TYPE_CHECKING:

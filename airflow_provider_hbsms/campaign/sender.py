@@ -11,15 +11,16 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_hbsms.campaign.errors import CampaignError, UnknownOutcomeError
 from airflow_provider_hbsms.campaign.lanes import NotPosted, Outcome, SendLanes
 from airflow_provider_hbsms.campaign.progress import Progress, SendReport
 from airflow_provider_hbsms.campaign.storecalls import SETTLE_RECONNECTS, StoreCalls
-from airflow_provider_hbsms.protocol.errors import (
+from airflow_provider_hbsms.exceptions import (
+    CampaignError,
     GatewayError,
     HbSmsError,
+    RequestNotSentError,
     SendOutcomeUnknownError,
-    TransportError,
+    UnsettledBatchesError,
 )
 from airflow_provider_hbsms.protocol.models import SendResult
 from airflow_provider_hbsms.store.batch_states import (
@@ -85,7 +86,7 @@ class Sender:
         whose outcome is unknown or that the gateway refuses; pauses (``paused_until``) when
         the send window closes.
 
-        :raises UnknownOutcomeError: batches may have been sent; they were not resent.
+        :raises UnsettledBatchesError: batches may have been sent; they were not resent.
         :raises CampaignError: the gateway refused a batch (the error says which and why).
         """
         report = SendReport()
@@ -162,7 +163,7 @@ class Sender:
         if failures:
             raise failures[0]
         if report.unknown_batches:
-            raise UnknownOutcomeError(self.campaign.key, sorted(report.unknown_batches))
+            raise UnsettledBatchesError(self.campaign.key, sorted(report.unknown_batches))
         return report
 
     def _posted(self, keys: set[str]) -> Iterator[Batch]:
@@ -199,9 +200,9 @@ class Sender:
                 settled.append(Settlement(key, UNKNOWN, error=str(result)))
                 report.unknown_batches.append(batch.batch_no)
                 failures.append(
-                    UnknownOutcomeError(self.campaign.key, [batch.batch_no], str(result))
+                    UnsettledBatchesError(self.campaign.key, [batch.batch_no], str(result))
                 )
-            elif isinstance(result, GatewayError | TransportError):
+            elif isinstance(result, GatewayError | RequestNotSentError):
                 settled.append(Settlement(key, REJECTED, error=str(result)))
                 error = CampaignError(
                     f"campaign {self.campaign.key!r}: batch {batch.batch_no} was not accepted: "

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hbsms.campaign.inputs import DEFAULT_CHUNK_ROWS, as_storage_path, row_source
-from airflow_provider_hbsms.protocol.errors import InvalidFieldError
+from airflow_provider_hbsms.exceptions import InvalidFieldError
 from airflow_provider_hbsms.protocol.validation import MOBILE, normalize_mobile
 
 if TYPE_CHECKING:

@@ -15,11 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow_provider_hbsms.campaign import columnwise
+from airflow_provider_hbsms.exceptions import HbSmsValidationError, ValidationProblem
 from airflow_provider_hbsms.protocol.endpoints import Endpoint
-from airflow_provider_hbsms.protocol.errors import (
-    HbSmsValidationError,
-    ValidationProblem,
-)
 from airflow_provider_hbsms.protocol.forms import (
     build_send_body,
     join_send_param_columns,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
-from airflow_provider_hbsms.campaign.errors import StoreUnavailableError
+from airflow_provider_hbsms.exceptions import StoreUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

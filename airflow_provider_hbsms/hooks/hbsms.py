@@ -9,11 +9,12 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_hbsms.client import HbSmsClient, positive_seconds
+from airflow_provider_hbsms.client import HbSmsClient
+from airflow_provider_hbsms.exceptions import HbSmsError
 from airflow_provider_hbsms.pacing import SCOPES
-from airflow_provider_hbsms.protocol.errors import HbSmsError
 from airflow_provider_hbsms.protocol.forms import encode_value
 from airflow_provider_hbsms.protocol.models import Credentials
+from airflow_provider_hbsms.transport import positive_seconds
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

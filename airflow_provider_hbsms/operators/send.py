@@ -19,16 +19,12 @@ from airflow_provider_hbsms.campaign.rejects import keep_rejects
 from airflow_provider_hbsms.campaign.result import CampaignResult
 from airflow_provider_hbsms.campaign.spec import MessageSpec
 from airflow_provider_hbsms.campaign.window import DEFAULT_TIMEZONE, SendWindow
+from airflow_provider_hbsms.exceptions import HbSmsError, HbSmsValidationError, ValidationProblem
 from airflow_provider_hbsms.params import (
     DEFAULT_HBSMS_CONN_ID,
     DEFAULT_STORE_CONN_ID,
     GATEWAY_TEMPLATE_FIELDS,
     GatewayAccess,
-)
-from airflow_provider_hbsms.protocol.errors import (
-    HbSmsError,
-    HbSmsValidationError,
-    ValidationProblem,
 )
 from airflow_provider_hbsms.store.indexing import IndexBehind
 

@@ -34,12 +34,13 @@ def pull_reports_before_retry(context: Context) -> None:
     if getattr(ti, "try_number", 1) <= 1:
         return
     task: Any = context["task"]
-    from airflow_provider_hbsms.collector import Collector, PullModeError
+    from airflow_provider_hbsms.collector import Collector
+    from airflow_provider_hbsms.exceptions import PushOnlyAccountError
 
     try:
         collector = Collector(task.hook.client, task.store)
         result = collector.drain_reports()
-    except PullModeError:
+    except PushOnlyAccountError:
         return
     except Exception as exc:  # the send still refuses to guess; it names what stays unknown
         log.warning("Pulling delivery reports before the retry failed: %s", exc)

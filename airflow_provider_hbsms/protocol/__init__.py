@@ -1,10 +1,9 @@
 """The HB SMS wire protocol, sans I/O: bodies, replies, XML, validation, segments.
 
 Nothing here opens a socket or imports Airflow; the client, the receiver and the simulator all
-share it.
+share it. The exceptions it raises are in ``airflow_provider_hbsms.exceptions``.
 """
 
-from airflow_provider_hbsms.protocol.codes import ERROR_CODES, ErrorCode, error_for
 from airflow_provider_hbsms.protocol.endpoints import (
     MAX_BATCH,
     MAX_CONTENT_LENGTH,
@@ -14,34 +13,7 @@ from airflow_provider_hbsms.protocol.endpoints import (
     PACING_INTERVAL,
     Endpoint,
 )
-from airflow_provider_hbsms.protocol.errors import (
-    AccountClosedError,
-    AuthenticationError,
-    EndpointNotFoundError,
-    GatewayError,
-    HbSmsError,
-    HbSmsValidationError,
-    InsufficientBalanceError,
-    InvalidContentError,
-    InvalidExtError,
-    InvalidFieldError,
-    InvalidMobileError,
-    InvalidMsgIdError,
-    InvalidRequestError,
-    IpNotAllowedError,
-    MethodNotAllowedError,
-    PullNotEnabledError,
-    PullReplyLostError,
-    RateLimitedError,
-    ReplyTooLargeError,
-    SendOutcomeUnknownError,
-    ServiceUnavailableError,
-    TooManyItemsError,
-    TotalCountMismatchError,
-    TransportError,
-    UnexpectedReplyError,
-    ValidationProblem,
-)
+from airflow_provider_hbsms.protocol.errors import ERROR_CODES, ErrorCode, error_for
 from airflow_provider_hbsms.protocol.forms import (
     CONTENT_TYPE,
     build_balance_body,
@@ -76,9 +48,6 @@ from airflow_provider_hbsms.protocol.validation import (
     normalize_mobile,
 )
 from airflow_provider_hbsms.protocol.xmlcodec import (
-    MalformedXmlError,
-    UnsafeXmlError,
-    XmlBodyError,
     build_replies_xml,
     build_reports_xml,
     parse_replies,
@@ -95,42 +64,13 @@ __all__ = [
     "MAX_REPLIES_PER_BODY",
     "MAX_REPORTS_PER_BODY",
     "PACING_INTERVAL",
-    "AccountClosedError",
-    "AuthenticationError",
     "Credentials",
     "Endpoint",
-    "EndpointNotFoundError",
     "ErrorCode",
-    "GatewayError",
-    "HbSmsError",
-    "HbSmsValidationError",
-    "InsufficientBalanceError",
-    "InvalidContentError",
-    "InvalidExtError",
-    "InvalidFieldError",
-    "InvalidMobileError",
-    "InvalidMsgIdError",
-    "InvalidRequestError",
-    "IpNotAllowedError",
-    "MalformedXmlError",
-    "MethodNotAllowedError",
     "PersonalizedItem",
-    "PullNotEnabledError",
-    "PullReplyLostError",
-    "RateLimitedError",
     "Reply",
-    "ReplyTooLargeError",
     "Report",
-    "SendOutcomeUnknownError",
     "SendResult",
-    "ServiceUnavailableError",
-    "TooManyItemsError",
-    "TotalCountMismatchError",
-    "TransportError",
-    "UnexpectedReplyError",
-    "UnsafeXmlError",
-    "ValidationProblem",
-    "XmlBodyError",
     "build_balance_body",
     "build_personalized_body",
     "build_pull_body",

@@ -6,10 +6,10 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from airflow_provider_hbsms.protocol.codes import error_for
+from airflow_provider_hbsms.exceptions import UnexpectedReplyError, XmlBodyError
 from airflow_provider_hbsms.protocol.endpoints import WIRE_ENCODING, Endpoint
-from airflow_provider_hbsms.protocol.errors import UnexpectedReplyError, excerpt
-from airflow_provider_hbsms.protocol.xmlcodec import XmlBodyError, parse_replies, parse_reports
+from airflow_provider_hbsms.protocol.errors import error_for
+from airflow_provider_hbsms.protocol.xmlcodec import parse_replies, parse_reports
 
 if TYPE_CHECKING:
     from airflow_provider_hbsms.protocol.models import Reply, Report
@@ -27,8 +27,8 @@ def _failure(endpoint: Endpoint, text: str) -> Exception:
     error = error_for(endpoint, text)
     if error is not None:
         return error
-    # Redacted before it is cut: a gateway or proxy may echo the request, password and all.
-    return UnexpectedReplyError(excerpt(text), "reply matches no documented form", endpoint)
+    # The reply is redacted before it is cut: a gateway or proxy may echo the request.
+    return UnexpectedReplyError(endpoint, "reply matches no documented form", reply=text)
 
 
 def parse_send_reply(body: bytes, endpoint: Endpoint) -> int:
@@ -79,9 +79,7 @@ def pull_body(body: bytes, endpoint: Endpoint) -> bytes | None:
 
 def _unreadable(endpoint: Endpoint, exc: XmlBodyError, body: bytes) -> UnexpectedReplyError:
     # A pull hands data over once: keep the raw body on the error so the caller can save it.
-    error = UnexpectedReplyError("xml", f"unreadable XML: {exc}", endpoint)
-    error.body = body
-    return error
+    return UnexpectedReplyError(endpoint, f"unreadable XML: {exc}", body=body)
 
 
 def parse_reports_reply(body: bytes) -> list[Report]:

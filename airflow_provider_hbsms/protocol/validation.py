@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from airflow_provider_hbsms.exceptions import InvalidFieldError
 from airflow_provider_hbsms.protocol.endpoints import (
     FIELD_SEPARATOR,
     ITEM_SEPARATOR,
@@ -19,7 +20,6 @@ from airflow_provider_hbsms.protocol.endpoints import (
     MAX_MSG_ID_LENGTH,
     WIRE_ENCODING,
 )
-from airflow_provider_hbsms.protocol.errors import InvalidFieldError
 from airflow_provider_hbsms.protocol.numbers import MAINLAND_MOBILE, canonical_mobile
 
 if TYPE_CHECKING:

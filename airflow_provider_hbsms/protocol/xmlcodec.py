@@ -23,8 +23,8 @@ from xml.sax.saxutils import escape
 import defusedxml.ElementTree as DefusedET
 from defusedxml import DefusedXmlException
 
+from airflow_provider_hbsms.exceptions import MalformedXmlError, UnsafeXmlError
 from airflow_provider_hbsms.protocol.endpoints import WIRE_ENCODING
-from airflow_provider_hbsms.protocol.errors import HbSmsError
 from airflow_provider_hbsms.protocol.models import (
     Reply,
     Report,
@@ -38,18 +38,6 @@ if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
 log = logging.getLogger(__name__)
-
-
-class XmlBodyError(HbSmsError, ValueError):
-    """A report or reply body that cannot be accepted."""
-
-
-class UnsafeXmlError(XmlBodyError):
-    """The body declares a DTD or entities: refused, never expanded."""
-
-
-class MalformedXmlError(XmlBodyError):
-    """The body is not well-formed XML of the expected shape."""
 
 
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.configuration import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_hbsms.exceptions import HbSmsError
 from airflow_provider_hbsms.params import (
     DEFAULT_HBSMS_CONN_ID,
     DEFAULT_STORE_CONN_ID,
     GatewayAccess,
 )
-from airflow_provider_hbsms.protocol.errors import HbSmsError
 from airflow_provider_hbsms.waiting import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
     FailureBudget,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from airflow_provider_hbsms.protocol.errors import HbSmsError
+from airflow_provider_hbsms.exceptions import StalePullsError
 from airflow_provider_hbsms.store.schema import pull_state
 from airflow_provider_hbsms.store.upsert import upsert
 
@@ -16,10 +16,6 @@ if TYPE_CHECKING:
 
 #: The gateway keeps unpulled data this long before moving it out of reach.
 GATEWAY_RETENTION = timedelta(days=3)
-
-
-class StalePullsError(HbSmsError):
-    """No pull has succeeded for longer than allowed: reports may be moved to history."""
 
 
 class PullState:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 
-from airflow_provider_hbsms.protocol.errors import ValidationProblem
+from airflow_provider_hbsms.exceptions import ValidationProblem
 from airflow_provider_hbsms.store.schema import rejects
 
 if TYPE_CHECKING:

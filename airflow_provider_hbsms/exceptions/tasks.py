@@ -1,29 +1,47 @@
-"""The campaign's errors: what a send operator raises when a campaign could not be fully sent."""
+"""Failures of the provider's jobs rather than of one call: collecting, waiting, campaigns."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow_provider_hbsms.protocol.errors import HbSmsError
+from airflow_provider_hbsms.exceptions.base import HbSmsError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+
+class PushOnlyAccountError(HbSmsError):
+    """Collection was asked of an account whose reports and replies come by push only (the
+    gateway answered ``-18``): run the push receiver and turn collection off."""
+
+
+class StalePullsError(HbSmsError):
+    """No pull has succeeded for longer than allowed: reports may be moved to history."""
+
+
+class WaitFailedError(HbSmsError):
+    """More checks in a row failed than the wait allows; the message carries the last error."""
+
+
+# ---------------------------------------------------------------- campaigns
 
 
 class CampaignError(HbSmsError):
     """The campaign could not be (fully) sent; the message says which batches and why."""
 
 
-class UnknownOutcomeError(CampaignError):
+class UnsettledBatchesError(CampaignError):
     """Some batches may or may not have reached the gateway; they were not resent.
 
-    :param batches: the batch numbers.
     :param campaign_key: the campaign.
+    :param batches: the batch numbers.
+    :param reason: what left their outcome unknown.
     """
 
     def __init__(self, campaign_key: str, batches: list[int], reason: str = "") -> None:
         self.campaign_key = campaign_key
         self.batches = batches
+        self.reason = reason
         shown = ", ".join(str(b) for b in batches[:20]) + (" ..." if len(batches) > 20 else "")
         super().__init__(
             f"campaign {campaign_key!r}: outcome unknown for batch(es) {shown}: the gateway may "
@@ -59,15 +77,14 @@ class StoreUnavailableError(CampaignError):
         seconds: float,
         unrecorded: Sequence[int] = (),
     ) -> None:
-        self.campaign_key = campaign_key
-        self.action = action
-        self.unrecorded = list(unrecorded)
+        self.campaign_key, self.action, self.store, self.cause = campaign_key, action, store, cause
+        self.attempts, self.seconds, self.unrecorded = attempts, seconds, list(unrecorded)
         if self.unrecorded:
-            shown = ", ".join(str(b) for b in self.unrecorded[:20])
             after = (
-                f"Batch(es) {shown} were posted but their outcome could not be recorded: a "
-                "retry settles them from delivery reports, else reports their outcome as "
-                "unknown and never resends them silently; the other batches are sent once."
+                f"Batch(es) {', '.join(str(b) for b in self.unrecorded[:20])} were posted but "
+                "their outcome could not be recorded: a retry settles them from delivery "
+                "reports, else reports their outcome as unknown and never resends them "
+                "silently; the other batches are sent once."
             )
         else:
             after = (
