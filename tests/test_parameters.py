@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from airflow_provider_hbsms.collector import Collector
+from airflow_provider_hbsms.exceptions import RateLimitedError
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
 from airflow_provider_hbsms.operators.load import HbSmsLoadToSqlOperator
@@ -28,7 +29,6 @@ from airflow_provider_hbsms.params import (
     GatewayAccess,
     StoreAccess,
 )
-from airflow_provider_hbsms.exceptions import RateLimitedError
 from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
 from airflow_provider_hbsms.sensors.reply import HbSmsReplySensor
 from airflow_provider_hbsms.store.pulls import StalePullsError
