@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from airflow_provider_hbsms import LedgerStateError
 from airflow_provider_hbsms.store.batch_states import (
     NEW,
     TRANSITIONS,
     BatchState,
-    LedgerStateError,
     check_move,
     check_settlement,
     may_claim,

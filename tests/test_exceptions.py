@@ -72,6 +72,7 @@ def _sample(cls: type[e.HbSmsError]) -> e.HbSmsError:
         e.StoreUnavailableError: e.StoreUnavailableError(
             "key", "claiming batch 12", "postgresql://u:***@db/x", "OperationalError", 3, 9.5, [12]
         ),
+        e.LedgerStateError: e.LedgerStateError("accepted", "pending", [], "c/3"),
     }
     return samples[cls]
 

@@ -29,6 +29,7 @@ retry may do.
     ├── PushOnlyAccountError                collection asked of an account that pushes
     ├── StalePullsError                     no pull succeeded for too long
     ├── WaitFailedError                     a wait failed more checks in a row than it allows
+    ├── LedgerStateError (ValueError)       a move the send ledger's states do not allow (a bug)
     └── CampaignError                       a campaign could not be (fully) sent
         ├── UnsettledBatchesError             batches whose outcome is unknown, not resent
         └── StoreUnavailableError             the send ledger could not be reached
@@ -81,6 +82,7 @@ from airflow_provider_hbsms.exceptions.noreply import (
 from airflow_provider_hbsms.exceptions.redaction import excerpt, redact
 from airflow_provider_hbsms.exceptions.tasks import (
     CampaignError,
+    LedgerStateError,
     PushOnlyAccountError,
     StalePullsError,
     StoreUnavailableError,
@@ -106,6 +108,7 @@ __all__ = [
     "InvalidMsgIdError",
     "InvalidRequestError",
     "IpNotAllowedError",
+    "LedgerStateError",
     "MalformedXmlError",
     "MethodNotAllowedError",
     "NoReplyError",

@@ -97,3 +97,28 @@ class StoreUnavailableError(CampaignError):
             f"a batch is posted only after its claim is committed. {after} Retry the task "
             "once the store is reachable."
         )
+
+
+class LedgerStateError(HbSmsError, ValueError):
+    """A move the send ledger's table of states does not allow: a bug in the caller, never a
+    gateway answer.
+
+    :param current: the state the batch is in (None: not in the ledger yet).
+    :param target: the state asked for.
+    :param allowed: the states the table allows from ``current``.
+    :param batch_key: the batch, when known.
+    """
+
+    def __init__(
+        self, current: str | None, target: str, allowed: Sequence[str], batch_key: str = ""
+    ) -> None:
+        self.current = current
+        self.target = target
+        self.allowed = list(allowed)
+        self.batch_key = batch_key
+        where = f"batch {batch_key!r}" if batch_key else "a batch"
+        now = "not in the ledger" if current is None else repr(current)
+        super().__init__(
+            f"the send ledger cannot move {where} from {now} to {target!r} "
+            f"(allowed: {', '.join(self.allowed) or 'none, it is final'})"
+        )

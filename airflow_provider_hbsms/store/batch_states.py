@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from airflow_provider_hbsms.exceptions import LedgerStateError
+
 
 class BatchState(StrEnum):
     """A batch's state in the ledger (the stored strings)."""
@@ -54,27 +56,13 @@ MAY_HAVE_BEEN_SENT = frozenset({PENDING, UNKNOWN})
 SETTLED = frozenset({ACCEPTED, REJECTED, UNKNOWN})
 
 
-class LedgerStateError(ValueError):
-    """A move the ledger's table does not allow (a bug in the caller, never a gateway
-    answer).
-
-    :param current: the state the batch is in (None: not in the ledger yet).
-    :param target: the state asked for.
-    :param batch_key: the batch, when known.
-    """
-
-    def __init__(
-        self, current: BatchState | None, target: BatchState | str, batch_key: str = ""
-    ) -> None:
-        self.current = current
-        self.target = target
-        where = f"batch {batch_key!r}" if batch_key else "a batch"
-        now = "not in the ledger" if current is None else f"{current.value!r}"
-        allowed = sorted(s.value for s in TRANSITIONS.get(current, frozenset()))
-        super().__init__(
-            f"the send ledger cannot move {where} from {now} to {str(target)!r} "
-            f"(allowed: {', '.join(allowed) or 'none, it is final'})"
-        )
+def _refused(
+    current: BatchState | None, target: BatchState | str, batch_key: str
+) -> LedgerStateError:
+    allowed = sorted(state.value for state in TRANSITIONS.get(current, frozenset()))
+    return LedgerStateError(
+        None if current is None else current.value, str(target), allowed, batch_key
+    )
 
 
 def state_of(value: str) -> BatchState:
@@ -89,7 +77,7 @@ def state_of(value: str) -> BatchState:
 def check_move(current: BatchState | None, target: BatchState, batch_key: str = "") -> None:
     """Raise ``LedgerStateError`` unless the table allows ``current`` -> ``target``."""
     if target not in TRANSITIONS.get(current, frozenset()):
-        raise LedgerStateError(current, target, batch_key)
+        raise _refused(current, target, batch_key)
 
 
 def may_claim(current: BatchState | None, resend: bool) -> bool:
@@ -103,6 +91,6 @@ def may_claim(current: BatchState | None, resend: bool) -> bool:
 def check_settlement(target: BatchState, batch_key: str = "") -> BatchState:
     """A claimed (pending) batch's outcome, checked against the table."""
     if target not in SETTLED:
-        raise LedgerStateError(PENDING, target, batch_key)
+        raise _refused(PENDING, target, batch_key)
     check_move(PENDING, target, batch_key)
     return target
