@@ -13,12 +13,8 @@ from sqlalchemy import create_engine, select
 from airflow_provider_hbsms.collector import Collector
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
-from airflow_provider_hbsms.protocol.xmlcodec import (
-    MalformedXmlError,
-    decode_body,
-    read_replies,
-    read_reports,
-)
+from airflow_provider_hbsms.protocol.xmlcodec import read_replies, read_reports
+from airflow_provider_hbsms.protocol.xmltext import MalformedXmlError, decode_body
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mounted
 from airflow_provider_hbsms.simulator.faults import Fault
 from airflow_provider_hbsms.store import Store, migrations

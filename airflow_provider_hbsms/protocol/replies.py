@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from airflow_provider_hbsms.protocol.codes import error_for
 from airflow_provider_hbsms.protocol.endpoints import WIRE_ENCODING, Endpoint
 from airflow_provider_hbsms.protocol.errors import UnexpectedReplyError, excerpt
-from airflow_provider_hbsms.protocol.xmlcodec import XmlBodyError, parse_replies, parse_reports
+from airflow_provider_hbsms.protocol.xmlcodec import parse_replies, parse_reports
+from airflow_provider_hbsms.protocol.xmltext import XmlBodyError
 
 if TYPE_CHECKING:
     from airflow_provider_hbsms.protocol.models import Reply, Report

@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_hbsms.protocol.xmlcodec import XmlBodyError, read_replies, read_reports
+from airflow_provider_hbsms.protocol.xmlcodec import read_replies, read_reports
+from airflow_provider_hbsms.protocol.xmltext import XmlBodyError
 from airflow_provider_hbsms.store.quarantine import (
     PARTIAL,
     RECEIVED,

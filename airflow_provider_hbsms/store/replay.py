@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from airflow_provider_hbsms.protocol.xmlcodec import XmlBodyError, read_replies, read_reports
+from airflow_provider_hbsms.protocol.xmlcodec import read_replies, read_reports
+from airflow_provider_hbsms.protocol.xmltext import XmlBodyError
 from airflow_provider_hbsms.store.db import in_transaction
 from airflow_provider_hbsms.store.migrations import forget_limits
 from airflow_provider_hbsms.store.quarantine import PARTIAL, RECEIVED, STORED, set_state

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from airflow_provider_hbsms.protocol.numbers import canonical_mobile
-from airflow_provider_hbsms.protocol.xmlcodec import fragment_of, reply_fragment
+from airflow_provider_hbsms.protocol.xmlbuild import reply_fragment
+from airflow_provider_hbsms.protocol.xmlcodec import fragment_of
 from airflow_provider_hbsms.store.checks import Unstorable, one_by_one, too_long, utc
 from airflow_provider_hbsms.store.migrations import limits_of
 from airflow_provider_hbsms.store.optouts import OptOutList

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, case, func, literal, select
 
 from airflow_provider_hbsms.protocol.numbers import canonical_mobile
-from airflow_provider_hbsms.protocol.xmlcodec import fragment_of, report_fragment
+from airflow_provider_hbsms.protocol.xmlbuild import report_fragment
+from airflow_provider_hbsms.protocol.xmlcodec import fragment_of
 from airflow_provider_hbsms.store.checks import Unstorable, one_by_one, sub_seq, too_long, utc
 from airflow_provider_hbsms.store.migrations import limits_of
 from airflow_provider_hbsms.store.quarantine import run_storing
