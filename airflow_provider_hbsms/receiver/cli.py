@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def app_from_environment() -> Any:
     """The app built from ``HBSMS_RECEIVER_*`` variables (one per uvicorn worker)."""
-    from airflow_provider_hbsms.receiver import guard
+    from airflow_provider_hbsms.receiver import gate
     from airflow_provider_hbsms.store import open_store
 
     env = os.environ
@@ -90,7 +90,7 @@ def app_from_environment() -> Any:
         limits=limits,
     )
     app = standalone_app(settings)
-    guard.install(limits, trusted)
+    gate.install(limits, trusted)
     return app
 
 
