@@ -13,6 +13,7 @@ from airflow_provider_hbsms.protocol.numbers import canonical_mobile
 from airflow_provider_hbsms.protocol.xmlbuild import report_fragment
 from airflow_provider_hbsms.protocol.xmlcodec import fragment_of
 from airflow_provider_hbsms.store.checks import Unstorable, one_by_one, sub_seq, too_long, utc
+from airflow_provider_hbsms.store.chunks import in_chunks
 from airflow_provider_hbsms.store.migrations import limits_of
 from airflow_provider_hbsms.store.quarantine import run_storing
 from airflow_provider_hbsms.store.schema import reports, sent_messages
@@ -34,7 +35,6 @@ _COLUMNS = (
     "received_at", "source",
 )  # fmt: skip
 _KEYS = ("mobile", "msg_id", "sub_seq")
-_CHUNK = 900
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,8 +295,7 @@ class ReportStore:
         wanted = list(dict.fromkeys(msg_ids))
         known: set[str] = set()
         found: dict[tuple[str, str], list[Any]] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
+        for chunk in in_chunks(wanted):
             known.update(
                 conn.execute(
                     select(sent_messages.c.msg_id).where(sent_messages.c.msg_id.in_(chunk))
@@ -409,9 +408,9 @@ class ReportStore:
         wanted = list(dict.fromkeys(msg_ids))
         found: set[str] = set()
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), _CHUNK):
+            for chunk in in_chunks(wanted):
                 statement = select(sent_messages.c.campaign_key).where(
-                    sent_messages.c.msg_id.in_(wanted[start : start + _CHUNK])
+                    sent_messages.c.msg_id.in_(chunk)
                 )
                 found.update(conn.execute(statement.distinct()).scalars())
         return found
