@@ -30,9 +30,10 @@ from airflow_provider_hbsms.store.sent import expand, expand_pending
 if TYPE_CHECKING:
     from collections.abc import Collection
 
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Engine
 
-    from airflow_provider_hbsms.store import Store
+    from airflow_provider_hbsms.store.replies import ReplyStore
+    from airflow_provider_hbsms.store.reports import ReportStore
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +66,20 @@ class Ingested:
 class Intake:
     """Stores bodies raw first, then their items one by one.
 
-    :param store: the store.
+    :param engine: the store's engine.
+    :param reports: the store's reports.
+    :param replies: the store's replies.
     """
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    # The parts of the store it needs, not the Store: the Store builds it.
+    def __init__(self, engine: Engine, reports: ReportStore, replies: ReplyStore) -> None:
+        self.engine, self.reports, self.replies = engine, reports, replies
 
     def keep(self, kind: str, source: str, route: str, body: bytes) -> int:
         """Commit a body as received, before anything reads it (a pull's page: the gateway
         will not hand it over again); returns its id for ``ingest``."""
         return run_storing(
-            self.store.engine,
+            self.engine,
             lambda conn, careful: keep_raw(conn, kind, source, route, body, RECEIVED, 0),
         )
 
@@ -119,7 +123,7 @@ class Intake:
         if kind == "replies":
             # Attribution reads the sent messages: index what waits first, page by page and
             # outside this transaction.
-            expand_pending(self.store.engine)
+            expand_pending(self.engine)
 
         def work(connection: Connection, careful: bool = False) -> Ingested:
             items = count
@@ -129,12 +133,10 @@ class Intake:
             result = Ingested(kept, items)
             refused = list(read.refused)
             if kind == "reports":
-                result.new, more = self.store.reports.add_read(
-                    connection, read.items, source, careful
-                )
+                result.new, more = self.reports.add_read(connection, read.items, source, careful)
             else:
                 expand(connection)
-                added, more = self.store.replies.add_read(
+                added, more = self.replies.add_read(
                     connection, read.items, source, opt_out_keywords, careful
                 )
                 result.new, result.opted_out = added.new, added.opted_out
@@ -146,11 +148,11 @@ class Intake:
                 set_state(connection, kept, PARTIAL if refused else STORED, items)
             return result
 
-        return run_storing(self.store.engine, work)
+        return run_storing(self.engine, work)
 
     def _dead(
         self, kind: str, source: str, route: str, body: bytes, error: str, inbound_id: int | None
     ) -> Ingested:
-        letter = keep_dead_letter(self.store.engine, kind, source, body, error, route, inbound_id)
+        letter = keep_dead_letter(self.engine, kind, source, body, error, route, inbound_id)
         log.warning("%s %s body kept as dead letter %d: %s", source, kind, letter, error)
         return Ingested(inbound_id, dead_letter=letter, error=error)
