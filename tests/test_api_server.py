@@ -25,9 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from airflow_provider_hbsms.protocol import Report, build_reports_xml
-from airflow_provider_hbsms.protocol.models import Reply
-from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml
+from airflow_provider_hbsms.protocol import Reply, Report, build_replies_xml, build_reports_xml
 from airflow_provider_hbsms.store import open_store
 from airflow_provider_hbsms.testing import connection_for
 from airflow_provider_hbsms.ui import queries
