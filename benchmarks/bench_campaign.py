@@ -36,46 +36,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import CREDENTIALS, chinese_items, measure, send_with_http_hook
-
-HERE = Path(__file__).resolve().parent
-
-
-class StandIn:
-    """The stand-in gateway in a subprocess."""
-
-    def __init__(self, latency_ms: float = 0) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "_standin.py"), str(latency_ms)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.url = self.process.stdout.readline().strip()
-
-    def __enter__(self) -> StandIn:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
-        self.process.wait()
-
-
-def _environment(url: str, workdir: Path) -> None:
-    host, port = url.removeprefix("http://").split(":")
-    os.environ["AIRFLOW_CONN_HBSMS_BENCH"] = json.dumps(
-        {
-            "conn_type": "hbsms",
-            "host": host,
-            "port": int(port),
-            "login": CREDENTIALS.corp_id,
-            "password": CREDENTIALS.corp_pwd,
-            "extra": {"corp_service": CREDENTIALS.corp_service},
-        }
-    )
-    os.environ["AIRFLOW_CONN_HTTP_BENCH"] = json.dumps(
-        {"conn_type": "http", "host": host, "port": int(port), "schema": "http"}
-    )
-    os.environ["HBSMS_PACING_DIR"] = str(workdir / "pacing")
+from _setup import (
+    HERE,
+    StandIn,
+    hbsms_connection,
+    http_connection,
+    run_airflow,
+    task_environment,
+    use_stand_in,
+    write_parquet,
+)
 
 
 def _frame(count: int):  # type: ignore[no-untyped-def]
@@ -133,7 +103,7 @@ def throughput(count: int) -> None:
     print(f"\n1. {count:,} personalized messages, stand-in answering at once")
     with StandIn() as standin, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        _environment(standin.url, workdir)
+        use_stand_in(standin.url, workdir)
         frame = _frame(count)
         http_hook_loop(2000)  # warm up both paths
         run_campaign(_frame(2000), workdir, "warmup")
@@ -207,45 +177,27 @@ def in_tasks(count: int) -> None:
         f"\n1b. the same {count:,} messages inside Airflow tasks (`airflow dags test`), "
         "connections in Airflow's metadata database"
     )
-    airflow = str(Path(sys.executable).with_name("airflow"))
     with StandIn() as standin, tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        host, port = standin.url.removeprefix("http://").split(":")
+        hbsms = hbsms_connection(standin.url)
         connections = {
-            "hbsms_bench": {
-                "conn_type": "hbsms",
-                "host": host,
-                "port": int(port),
-                "login": CREDENTIALS.corp_id,
-                "password": CREDENTIALS.corp_pwd,
-                "extra": json.dumps({"corp_service": CREDENTIALS.corp_service}),
-            },
-            "http_bench": {"conn_type": "http", "host": host, "port": int(port), "schema": "http"},
+            # The import file takes extras as text.
+            "hbsms_bench": {**hbsms, "extra": json.dumps(hbsms["extra"])},
+            "http_bench": http_connection(standin.url),
         }
         (home / "connections.json").write_text(json.dumps(connections))
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("AIRFLOW_CONN_") and k != "AIRFLOW__CORE__UNIT_TEST_MODE"
-        }
-        env.update(
-            AIRFLOW_HOME=str(home),
-            AIRFLOW__CORE__DAGS_FOLDER=str(HERE / "task_dags"),
-            AIRFLOW__CORE__LOAD_EXAMPLES="False",
-            AIRFLOW__HBSMS__STORE_URL=f"sqlite:///{home / 'store.db'}",
-            HBSMS_PACING_DIR=str(home / "pacing"),
+        env = task_environment(
+            home,
+            HERE / "task_dags",
             HBSMS_BENCH_MESSAGES=str(count),
             HBSMS_BENCH_OUT=str(home),
         )
-        for command in (
+        run_airflow(
+            env,
             ["db", "migrate"],
             ["connections", "import", str(home / "connections.json")],
             ["dags", "test", "hbsms_bench_in_tasks"],
-        ):
-            done = subprocess.run([airflow, *command], env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                print(done.stdout[-3000:], done.stderr[-3000:])
-                raise SystemExit(f"airflow {' '.join(command)} failed")
+        )
         timings = {
             name: json.loads((home / f"{name}.json").read_text())
             for name in ("http_hook_loop", "operator")
@@ -269,7 +221,7 @@ def latency(count: int) -> None:
     print(f"\n2. {count:,} messages, stand-in with 30 ms latency per request")
     with StandIn(latency_ms=30) as standin, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        _environment(standin.url, workdir)
+        use_stand_in(standin.url, workdir)
         run_campaign(_frame(2000), workdir, "warmup")
         for connections in (1, 4):
             frame = _frame(count)
@@ -294,22 +246,13 @@ def _rss_child(rows: int) -> int:
 import resource, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, {str(HERE)!r})
-import pyarrow as pa, pyarrow.parquet as pq
-from bench_campaign import StandIn, _environment, run_campaign
-from _common import chinese_items
+from bench_campaign import run_campaign
+from _setup import StandIn, use_stand_in, write_parquet
 with StandIn() as standin, tempfile.TemporaryDirectory() as tmp:
     workdir = Path(tmp)
-    _environment(standin.url, workdir)
+    use_stand_in(standin.url, workdir)
     path = workdir / "rows.parquet"
-    writer = None
-    for start in range(0, {rows}, 100_000):
-        items = chinese_items(min(100_000, {rows} - start), start)
-        columns = {{"mobile": [i.mobile for i in items], "text": [i.content for i in items]}}
-        table = pa.table(columns)
-        writer = writer or pq.ParquetWriter(path, table.schema)
-        writer.write_table(table)
-        del items, table
-    writer.close()
+    write_parquet(path, {rows})
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = run_campaign(str(path), workdir, "rss")
     assert result["accepted"] == {rows}, result
@@ -327,63 +270,20 @@ def memory(small: int, large: int) -> None:
     print(f"  ratio: {b / a:.2f}x (target <= 1.3)")
 
 
-def _parquet(path: Path, rows: int) -> None:
-    """Personalized messages of Chinese text to distinct numbers, written 100,000 at a time."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    writer = None
-    for start in range(0, rows, 100_000):
-        items = chinese_items(min(100_000, rows - start), start)
-        table = pa.table(
-            {
-                "mobile": [f"139{i:08d}" for i in range(start, start + len(items))],
-                "text": [i.content for i in items],
-            }
-        )
-        writer = writer or pq.ParquetWriter(path, table.schema)
-        writer.write_table(table)
-    assert writer is not None
-    writer.close()
-
-
 def _end_to_end_task(rows: int, connections: int) -> dict:  # type: ignore[type-arg]
     """One ``airflow dags test`` of the end-to-end task over ``rows`` rows, in a fresh home."""
-    airflow = str(Path(sys.executable).with_name("airflow"))
     with StandIn(latency_ms=30) as standin, tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        _parquet(home / "rows.parquet", rows)
-        host, port = standin.url.removeprefix("http://").split(":")
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("AIRFLOW_CONN_") and k != "AIRFLOW__CORE__UNIT_TEST_MODE"
-        }
-        env.update(
-            AIRFLOW_HOME=str(home),
-            AIRFLOW__CORE__DAGS_FOLDER=str(HERE / "task_dags" / "hbsms_bench_end_to_end.py"),
-            AIRFLOW__CORE__LOAD_EXAMPLES="False",
-            AIRFLOW__HBSMS__STORE_URL=f"sqlite:///{home / 'store.db'}",
-            AIRFLOW_CONN_HBSMS_BENCH=json.dumps(
-                {
-                    "conn_type": "hbsms",
-                    "host": host,
-                    "port": int(port),
-                    "login": CREDENTIALS.corp_id,
-                    "password": CREDENTIALS.corp_pwd,
-                    "extra": {"corp_service": CREDENTIALS.corp_service},
-                }
-            ),
-            HBSMS_PACING_DIR=str(home / "pacing"),
+        write_parquet(home / "rows.parquet", rows)
+        env = task_environment(
+            home,
+            HERE / "task_dags" / "hbsms_bench_end_to_end.py",
+            AIRFLOW_CONN_HBSMS_BENCH=json.dumps(hbsms_connection(standin.url)),
             HBSMS_BENCH_INPUT=str(home / "rows.parquet"),
             HBSMS_BENCH_CONNECTIONS=str(connections),
             HBSMS_BENCH_OUT=str(home),
         )
-        for command in (["db", "migrate"], ["dags", "test", "hbsms_bench_end_to_end"]):
-            done = subprocess.run([airflow, *command], env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                print(done.stdout[-3000:], done.stderr[-3000:])
-                raise SystemExit(f"airflow {' '.join(command)} failed")
+        run_airflow(env, ["db", "migrate"], ["dags", "test", "hbsms_bench_end_to_end"])
         return json.loads((home / "end_to_end.json").read_text())  # type: ignore[no-any-return]
 
 

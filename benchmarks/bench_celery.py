@@ -33,7 +33,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from _common import CREDENTIALS, chinese_items  # noqa: E402
+from _setup import StandIn, hbsms_connection, write_parquet  # noqa: E402
 
 DAG_ID = "hbsms_bench_sharded"
 DAG_SOURCE = '''
@@ -73,18 +73,6 @@ hbsms_bench_sharded()
 '''
 
 
-def _input(path: Path, messages: int) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    items = chinese_items(messages)
-    # Distinct numbers, as a customer list has them (the helper's numbers repeat).
-    table = pa.table(
-        {"mobile": [f"139{i:08d}" for i in range(messages)], "text": [i.content for i in items]}
-    )
-    pq.write_table(table, path)
-
-
 def _run(deployment, run_id: str, conf: dict, messages: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """Trigger a run; (send makespan, DAG run seconds)."""
     started = time.monotonic()
@@ -110,8 +98,6 @@ def main() -> None:
     args = parser.parse_args()
     messages = 40_000 if args.quick else args.messages
 
-    from bench_campaign import StandIn
-
     from tests.fixtures.celery_deployment import CeleryDeployment, redis_problem
 
     problem = redis_problem()
@@ -126,20 +112,10 @@ def main() -> None:
         dag_file = work / "dags" / f"{DAG_ID}.py"
         dag_file.write_text(DAG_SOURCE)
         source = work / "input.parquet"
-        _input(source, messages)
-        host, port = standin.url.removeprefix("http://").split(":")
+        write_parquet(source, messages)
         schema = _schema(admin)
         env = {
-            "AIRFLOW_CONN_HBSMS_BENCH": json.dumps(
-                {
-                    "conn_type": "hbsms",
-                    "host": host,
-                    "port": int(port),
-                    "login": CREDENTIALS.corp_id,
-                    "password": CREDENTIALS.corp_pwd,
-                    "extra": {"corp_service": CREDENTIALS.corp_service},
-                }
-            ),
+            "AIRFLOW_CONN_HBSMS_BENCH": json.dumps(hbsms_connection(standin.url)),
             "AIRFLOW__HBSMS__STORE_URL": schema,
             "HBSMS_PACING_DIR": str(work / "pacing"),
         }

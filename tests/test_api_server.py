@@ -25,12 +25,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from airflow_provider_hbsms.protocol import Report, build_reports_xml
-from airflow_provider_hbsms.protocol.models import Reply
-from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
+from airflow_provider_hbsms.protocol import Reply, Report, build_replies_xml, build_reports_xml
 from airflow_provider_hbsms.store import open_store
 from airflow_provider_hbsms.testing import connection_for
 from airflow_provider_hbsms.ui import queries
+from airflow_provider_hbsms.ui.funnel import campaign_funnel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -218,7 +217,7 @@ def test_campaign_view_of_the_example_run(api_server: ApiServer, example_run: st
     page = api_server.get("/hbsms-campaigns/campaign", user="viewer", params=params)
     assert page.status_code == 200
     counts = {k: int(v) for k, v in re.findall(r'data-count="(\w+)">(\d+)<', page.text)}
-    funnel = queries.campaign_funnel(store, key)
+    funnel = campaign_funnel(store, key)
     assert counts["rows"] == counts["valid"] == counts["sent"] == 40
     assert counts["delivered"] + counts["failed"] + counts["pending"] == 40
     assert counts["delivered"] == funnel.delivered == store.reports.summary(key).delivered
@@ -310,7 +309,7 @@ def test_browser_shows_the_campaign_of_the_example_run(
     store = open_store(url=api_server.store_url)
     key = queries.campaign_of_task(store, DAG_ID, example_run, "send_reminders")
     assert key is not None
-    funnel = queries.campaign_funnel(store, key)
+    funnel = campaign_funnel(store, key)
     summary = store.reports.summary(key)
     run_path = f"{api_server.base_url}/dags/{DAG_ID}/runs/{quote(example_run, safe='')}"
     counts = _plugin_frame_counts(

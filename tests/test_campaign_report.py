@@ -15,8 +15,10 @@ from airflow_provider_hbsms.operators.report import HbSmsCampaignReportOperator
 from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
 from airflow_provider_hbsms.store.batch_states import BatchState
 from airflow_provider_hbsms.ui import queries
+from airflow_provider_hbsms.ui.funnel import Funnel, campaign_funnel
 from airflow_provider_hbsms.ui.render import CHART_JS, chart_library, render_page
 from airflow_provider_hbsms.ui.report import write_report
+from airflow_provider_hbsms.ui.timeline import Timeline, campaign_timeline
 
 RUN = "manual__2026-12-01T08:00:00+00:00"
 
@@ -47,7 +49,7 @@ def campaign(hbsms_gateway, hbsms_store) -> dict[str, Any]:
 
 
 def test_funnel_counts_every_stage(campaign, hbsms_store) -> None:
-    funnel = queries.campaign_funnel(hbsms_store, campaign["campaign_key"])
+    funnel = campaign_funnel(hbsms_store, campaign["campaign_key"])
     assert (funnel.dag_id, funnel.task_id, funnel.run_id) == ("reminders", "send", RUN)
     assert (funnel.rows, funnel.valid, funnel.invalid) == (30, 28, 2)
     assert (funnel.sent, funnel.accepted, funnel.refused) == (28, 28, 0)
@@ -87,7 +89,7 @@ def test_unregistered_campaign_is_named_by_its_key(hbsms_store) -> None:
         messages=messages,
     )
     hbsms_store.ledger.settle("b0", "accepted", accepted=1)
-    funnel = queries.campaign_funnel(hbsms_store, key)
+    funnel = campaign_funnel(hbsms_store, key)
     assert (funnel.dag_id, funnel.task_id) == ("older_dag", "send")
     assert (funnel.rows, funnel.sent, funnel.accepted, funnel.pending) == (None, 1, 1, 1)
     assert [s[0] for s in funnel.stages()] == ["sent", "accepted", "delivered"]
@@ -98,14 +100,14 @@ def test_unknown_batches_are_listed(campaign, hbsms_store) -> None:
     key = campaign["campaign_key"]
     (batch,) = hbsms_store.ledger.batches(key).values()
     hbsms_store.ledger.settle(batch.batch_key, BatchState.UNKNOWN, error="read timeout")
-    funnel = queries.campaign_funnel(hbsms_store, key)
+    funnel = campaign_funnel(hbsms_store, key)
     assert funnel.unknown_batches == [0]
     assert funnel.accepted == 0
 
 
 def test_timeline_ends_at_the_funnel(campaign, hbsms_store) -> None:
     key = campaign["campaign_key"]
-    timeline = queries.campaign_timeline(hbsms_store, key, points=10)
+    timeline = campaign_timeline(hbsms_store, key, points=10)
     assert 1 <= len(timeline.times) <= 10
     last = {name: values[-1] for name, values in timeline.series.items()}
     assert last == {"sent": 28, "accepted": 28, "delivered": 23, "failed": 3, "replies": 2}
@@ -159,8 +161,8 @@ def test_report_operator_reports_the_runs_campaigns(campaign, hbsms_store, tmp_p
 
 
 def test_page_escapes_what_it_shows(hbsms_store) -> None:
-    funnel = queries.Funnel('<script>alert("x")</script>')
-    timeline = queries.Timeline([], [], {})
+    funnel = Funnel('<script>alert("x")</script>')
+    timeline = Timeline([], [], {})
     page = render_page("T", [(funnel, timeline, [])], inline_library=False)
     assert '<script>alert("x")' not in page
     assert f'<script src="static/{CHART_JS}">' in page

@@ -33,9 +33,11 @@ PUBLIC_MODULES = (
     "airflow_provider_hbsms.transport",
     "airflow_provider_hbsms.triggers.delivery",
     "airflow_provider_hbsms.triggers.reply",
+    "airflow_provider_hbsms.ui.funnel",
     "airflow_provider_hbsms.ui.plugin",
     "airflow_provider_hbsms.ui.queries",
     "airflow_provider_hbsms.ui.report",
+    "airflow_provider_hbsms.ui.timeline",
 )
 #: Packages whose ``__all__`` is public.
 PUBLIC_PACKAGES = ("airflow_provider_hbsms.protocol", "airflow_provider_hbsms.simulator")

@@ -14,7 +14,8 @@ from airflow_provider_hbsms import MalformedXmlError
 from airflow_provider_hbsms.collector import Collector
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
-from airflow_provider_hbsms.protocol.xmlcodec import decode_body, read_replies, read_reports
+from airflow_provider_hbsms.protocol.xmlcodec import read_replies, read_reports
+from airflow_provider_hbsms.protocol.xmltext import decode_body
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mounted
 from airflow_provider_hbsms.simulator.faults import Fault
 from airflow_provider_hbsms.store import Store, migrations

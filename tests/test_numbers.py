@@ -14,7 +14,7 @@ from airflow_provider_hbsms import InvalidFieldError
 from airflow_provider_hbsms.operators.send import HbSmsSendOperator
 from airflow_provider_hbsms.protocol import Reply, Report, normalize_mobile
 from airflow_provider_hbsms.protocol.numbers import canonical_mobile
-from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
+from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mounted
 from airflow_provider_hbsms.store import Store
 from airflow_provider_hbsms.store.db import make_engine

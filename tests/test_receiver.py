@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from airflow_provider_hbsms.protocol import Report, build_reports_xml
 from airflow_provider_hbsms.protocol.models import Reply
-from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
+from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mounted
 from airflow_provider_hbsms.store import Store, open_store
 from airflow_provider_hbsms.store.schema import dead_letters, quarantine, reports

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from airflow_provider_hbsms.protocol import Report, build_reports_xml
 from airflow_provider_hbsms.protocol.models import Reply
-from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
+from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml
 from airflow_provider_hbsms.receiver import cli
 from airflow_provider_hbsms.store import open_store
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import requests
 
 from airflow_provider_hbsms.protocol import Reply, Report, build_reports_xml
-from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
+from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, standalone_app
 from tests.fixtures.simulator import SIM_CORP_ID, sim_account
 from tests.test_receiver import TOKEN, _count, _Server

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from airflow_provider_hbsms.client import HbSmsClient
 from airflow_provider_hbsms.protocol import Credentials, Report, build_reports_xml
 from airflow_provider_hbsms.protocol.models import Reply
-from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
+from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml
 from airflow_provider_hbsms.store import open_store
 from airflow_provider_hbsms.store.schema import replies, reports
 from tests.fixtures.simulator import SIM_CORP_ID, SIM_PASSWORD, SIM_SERVICE, sim_account

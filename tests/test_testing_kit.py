@@ -5,10 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pandas as pd
+import pytest
 
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.operators.send import HbSmsSendOperator
-from airflow_provider_hbsms.testing import TEST_CORP_ID, simulated_account
+from airflow_provider_hbsms.testing import TEST_CORP_ID, TEST_PASSWORD, simulated_account
 
 
 def test_connection_fixture_points_the_hook_at_the_simulator(hbsms_connection) -> None:
@@ -35,3 +36,15 @@ def test_a_send_task_against_the_simulator(hbsms_connection, hbsms_simulator, hb
     assert result["accepted"] == 2
     assert sorted(m.mobile for m in hbsms_simulator.received()) == ["13900000001", "13900000002"]
     assert hbsms_store.ledger.batches(result["campaign_key"])[0].state == "accepted"
+
+
+def test_connection_for_takes_another_password(hbsms_simulator, monkeypatch, tmp_path) -> None:
+    from airflow_provider_hbsms.protocol import AuthenticationError
+    from airflow_provider_hbsms.testing import connection_for
+
+    conn = connection_for(hbsms_simulator, password="wrong-password")
+    monkeypatch.setenv("AIRFLOW_CONN_HBSMS_DEFAULT", conn.as_json())
+    monkeypatch.setenv("HBSMS_PACING_DIR", str(tmp_path / "pacing"))
+    with pytest.raises(AuthenticationError):
+        HbSmsHook().get_balance()
+    assert connection_for(hbsms_simulator).password == TEST_PASSWORD

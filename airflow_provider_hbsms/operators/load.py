@@ -15,6 +15,7 @@ from airflow_provider_hbsms.params import (
     StoreAccess,
     check_kinds,
 )
+from airflow_provider_hbsms.store.times import as_utc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -258,7 +259,8 @@ class HbSmsLoadToSqlOperator(StoreAccess, BaseOperator):
     @staticmethod
     def _values(spec: _Table, row: dict[str, Any]) -> tuple[Any, ...]:
         row = {**row, "source_id": row["id"]}
-        return tuple(_aware(row.get(c)) for c, _ in spec.columns)
+        values = (row.get(c) for c, _ in spec.columns)
+        return tuple(as_utc(v) if isinstance(v, datetime) else v for v in values)
 
     def _load_statuses(self, hook: Any, flavour: str, store: Store, msg_ids: list[str]) -> int:
         name, spec = self._table(hook, flavour, "statuses")
@@ -283,9 +285,3 @@ class HbSmsLoadToSqlOperator(StoreAccess, BaseOperator):
             self._write(hook, name, spec, rows)
             written += len(rows)
         return written
-
-
-def _aware(value: Any) -> Any:
-    if isinstance(value, datetime) and value.tzinfo is None:  # SQLite store: naive UTC
-        return value.replace(tzinfo=UTC)
-    return value

@@ -47,12 +47,8 @@ from airflow_provider_hbsms.protocol.validation import (
     check_msg_id,
     normalize_mobile,
 )
-from airflow_provider_hbsms.protocol.xmlcodec import (
-    build_replies_xml,
-    build_reports_xml,
-    parse_replies,
-    parse_reports,
-)
+from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml, build_reports_xml
+from airflow_provider_hbsms.protocol.xmlcodec import parse_replies, parse_reports
 
 __all__ = [
     "CONTENT_TYPE",

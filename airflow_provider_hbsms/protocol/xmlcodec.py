@@ -1,115 +1,36 @@
-"""Report and reply XML: parsed safely from GBK (GB18030) or declared bytes, and built (for the
-simulator and tests).
+"""Report and reply XML parsed safely from GBK (GB18030) or declared bytes.
 
 Parsing is tolerant of the variants seen in the vendor document and in the wild: a missing or
 differently-declared XML declaration, a lost ``<reports>`` opening tag, a bare ``<report>``
 without a root, ``000`` for delivered, missing optional fields. It refuses DTDs, entity
 declarations and external entities (``UnsafeXmlError``) and malformed XML (``MalformedXmlError``).
 ``read_reports`` / ``read_replies`` read item by item: an unreadable item is returned with its
-reason and XML fragment, the others are read.
+reason and XML fragment, the others are read. Decoding the bytes is ``xmltext.py``'s job,
+building bodies ``xmlbuild.py``'s.
 """
 
 from __future__ import annotations
 
-import codecs
-import logging
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 from xml.etree.ElementTree import ParseError
-from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as DefusedET
 from defusedxml import DefusedXmlException
 
 from airflow_provider_hbsms.exceptions import MalformedXmlError, UnsafeXmlError
-from airflow_provider_hbsms.protocol.endpoints import WIRE_ENCODING
-from airflow_provider_hbsms.protocol.models import (
-    Reply,
-    Report,
-    format_gateway_time,
-    parse_gateway_time,
-)
+from airflow_provider_hbsms.protocol.models import Reply, Report, parse_gateway_time
+from airflow_provider_hbsms.protocol.xmltext import decode_body
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
     from datetime import datetime
     from xml.etree.ElementTree import Element
 
-log = logging.getLogger(__name__)
-
-
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
-_DECLARED_ENCODING = re.compile(
-    rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9_.:-]+)[\"']", re.IGNORECASE
-)
 _UNSAFE = re.compile(r"<!(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
-#: GBK and GB2312 bodies are read as GB18030, their superset (it also holds emoji and rare
-#: characters a phone may send, which strict GBK refuses).
-_GB_FAMILY = frozenset({"gbk", "gb2312", "gb18030", "cp936", "ms936", "euc-cn", "euccn"})
-_GB = "gb18030"
-
-
-def declared_encoding(body: bytes) -> str | None:
-    """The encoding named by the body's XML declaration, as Python names it, if it names one
-    Python knows (GBK and GB2312 are read as GB18030)."""
-    match = _DECLARED_ENCODING.match(body)
-    if match is None:
-        return None
-    name = match.group(1).decode("ascii").lower()
-    if name in _GB_FAMILY:
-        return _GB
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
-def decode_body(body: bytes | str) -> str:
-    """A pushed or pulled body as text, never as mojibake.
-
-    A UTF-8 byte order mark wins; then the declared encoding when the bytes decode under it;
-    else GB18030 (the wire encoding's superset), then UTF-8, for bodies that declare nothing or
-    declare what they are not. A body that decodes under none of these is refused
-    (``MalformedXmlError``) rather than read with replacement characters.
-    """
-    if isinstance(body, str):
-        return body
-    if body.startswith(b"\xef\xbb\xbf"):
-        try:
-            return body[3:].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise MalformedXmlError(f"byte order mark of UTF-8, but not UTF-8: {exc}") from None
-    declared = declared_encoding(body)
-    if declared is not None:
-        try:
-            return body.decode(declared)
-        except UnicodeDecodeError:
-            pass  # declared what it is not: try what the gateway really writes
-    candidates = (_GB, "utf-8") if declared is not None or _plausibly_gb(body) else ("utf-8", _GB)
-    for encoding in candidates:
-        if encoding == declared:
-            continue
-        try:
-            text = body.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if declared is not None:
-            log.warning("body declared %s but is %s: read as %s", declared, encoding, encoding)
-        return text
-    tried = f"{declared}, GB18030 or UTF-8" if declared else "GB18030 or UTF-8"
-    raise MalformedXmlError(f"body decodes neither as {tried}")
-
-
-def _plausibly_gb(body: bytes) -> bool:
-    """Without a declaration, bytes that are valid UTF-8 are read as UTF-8: multi-byte GBK
-    text is almost never valid UTF-8, while UTF-8 text often decodes (wrongly) as GBK."""
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
 
 
 def _unwrap(text: str, root: str) -> str:
@@ -290,68 +211,3 @@ def parse_replies(body: bytes | str) -> list[Reply]:
     :raises MalformedXmlError: not XML, wrong shape, or any reply unreadable.
     """
     return _strict(read_replies(body))
-
-
-_PROLOG = '<?xml version="1.0" encoding="GBK" ?>\n'
-
-
-def _node(tag: str, fields: Iterable[tuple[str, object]]) -> str:
-    inner = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in fields)
-    return f"<{tag}>{inner}</{tag}>"
-
-
-def _time_text(value: datetime | None) -> str:
-    try:
-        return format_gateway_time(value)
-    except (OverflowError, ValueError):  # a time China time cannot express: as it came
-        return value.isoformat() if value is not None else ""
-
-
-def report_fragment(report: Report) -> str:
-    """One ``<report>`` element, as kept in quarantine for a report that came as an object."""
-    return _report_node(report, _time_text(report.report_time))
-
-
-def reply_fragment(reply: Reply) -> str:
-    """One ``<deliver>`` element, as kept in quarantine for a reply that came as an object."""
-    return _reply_node(reply, _time_text(reply.time))
-
-
-def _report_node(r: Report, when: str) -> str:
-    return _node(
-        "report",
-        (
-            ("corp_id", r.corp_id),
-            ("mobile", r.mobile),
-            ("sub_seq", r.sub_seq),
-            ("msg_id", r.msg_id),
-            ("err", r.err),
-            ("fail_desc", r.fail_desc),
-            ("report_time", when),
-        ),
-    )
-
-
-def _reply_node(r: Reply, when: str) -> str:
-    return _node(
-        "deliver",
-        (
-            ("corp_id", r.corp_id),
-            ("mobile", r.mobile),
-            ("ext", r.ext),
-            ("time", when),
-            ("content", r.content),
-        ),
-    )
-
-
-def build_reports_xml(reports: Iterable[Report]) -> bytes:
-    """A ``<reports>`` body in the gateway's form, GBK-encoded."""
-    nodes = "".join(_report_node(r, format_gateway_time(r.report_time)) for r in reports)
-    return f"{_PROLOG}<reports>{nodes}</reports>".encode(WIRE_ENCODING)
-
-
-def build_replies_xml(replies: Iterable[Reply]) -> bytes:
-    """A ``<delivers>`` body in the gateway's form, GBK-encoded."""
-    nodes = "".join(_reply_node(r, format_gateway_time(r.time)) for r in replies)
-    return f"{_PROLOG}<delivers>{nodes}</delivers>".encode(WIRE_ENCODING)

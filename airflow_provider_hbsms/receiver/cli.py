@@ -8,7 +8,28 @@ import sys
 from typing import Any
 
 from airflow_provider_hbsms.receiver.app import DEFAULT_MAX_BODY, ReceiverSettings, standalone_app
-from airflow_provider_hbsms.receiver.limits import ReceiverLimits
+from airflow_provider_hbsms.receiver.limits import ReceiverLimits, limit_type
+
+#: The settings that travel from the command line to every uvicorn worker process, by
+#: environment: option destination -> variable (the limits travel as ``ReceiverLimits`` says).
+_ENVIRONMENT = {
+    "token": "HBSMS_RECEIVER_TOKEN",
+    "store_url": "HBSMS_RECEIVER_STORE_URL",
+    "store_conn_id": "HBSMS_RECEIVER_STORE_CONN_ID",
+    "allowed_ips": "HBSMS_RECEIVER_ALLOWED_IPS",
+    "max_body": "HBSMS_RECEIVER_MAX_BODY",
+    "trusted_proxies": "HBSMS_RECEIVER_TRUSTED_PROXIES",
+}
+#: The limits settable on the command line (``--header-timeout`` ...), with their help.
+_LIMIT_OPTIONS = {
+    "header_timeout": "seconds to send a request head",
+    "body_timeout": "seconds to send a body",
+    "idle_timeout": "seconds a kept-alive connection may be idle",
+    "max_connections": "open connections per worker (default: from the descriptor limit, at "
+    "most 1024)",
+    "max_connections_per_address": "open connections per worker from one address (trusted "
+    "proxies exempt)",
+}
 
 
 def _list(value: str) -> list[str]:
@@ -26,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8181)
     parser.add_argument(
         "--token",
-        default=os.environ.get("HBSMS_RECEIVER_TOKEN", ""),
+        default=os.environ.get(_ENVIRONMENT["token"], ""),
         help="or HBSMS_RECEIVER_TOKEN (preferred: a command line is visible to every user)",
     )
     parser.add_argument("--store-url", help="SQLAlchemy URL (default: [hbsms] settings / SQLite)")
@@ -39,58 +60,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated IPs / networks of reverse proxies whose X-Forwarded-For is "
         "believed (default: none; the header is ignored)",
     )
-    parser.add_argument(
-        "--header-timeout",
-        type=float,
-        default=defaults.header_timeout,
-        help="seconds to send a request head",
-    )
-    parser.add_argument(
-        "--body-timeout", type=float, default=defaults.body_timeout, help="seconds to send a body"
-    )
-    parser.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=defaults.idle_timeout,
-        help="seconds a kept-alive connection may be idle",
-    )
-    parser.add_argument(
-        "--max-connections",
-        type=int,
-        default=defaults.max_connections,
-        help="open connections per worker (default: from the descriptor limit, at most 1024)",
-    )
-    parser.add_argument(
-        "--max-connections-per-address",
-        type=int,
-        default=defaults.max_connections_per_address,
-        help="open connections per worker from one address (trusted proxies exempt)",
-    )
+    for name, text in _LIMIT_OPTIONS.items():
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=limit_type(name),
+            default=getattr(defaults, name),
+            help=text,
+        )
     parser.add_argument("--workers", type=int, default=1)
     return parser
 
 
 def app_from_environment() -> Any:
     """The app built from ``HBSMS_RECEIVER_*`` variables (one per uvicorn worker)."""
-    from airflow_provider_hbsms.receiver import guard
+    from airflow_provider_hbsms.receiver import gate
     from airflow_provider_hbsms.store import open_store
 
-    env = os.environ
+    env = {name: os.environ.get(var, "") for name, var in _ENVIRONMENT.items()}
+    token = os.environ[_ENVIRONMENT["token"]]  # no app without a token
     limits = ReceiverLimits.from_environment()
-    trusted = _list(env.get("HBSMS_RECEIVER_TRUSTED_PROXIES", ""))
+    trusted = _list(env["trusted_proxies"])
     settings = ReceiverSettings(
-        token=env["HBSMS_RECEIVER_TOKEN"],
+        token=token,
         store_factory=lambda: open_store(
-            url=env.get("HBSMS_RECEIVER_STORE_URL") or None,
-            conn_id=env.get("HBSMS_RECEIVER_STORE_CONN_ID") or None,
+            url=env["store_url"] or None, conn_id=env["store_conn_id"] or None
         ),
-        allowed_ips=_list(env.get("HBSMS_RECEIVER_ALLOWED_IPS", "")),
-        max_body=int(env.get("HBSMS_RECEIVER_MAX_BODY") or DEFAULT_MAX_BODY),
+        allowed_ips=_list(env["allowed_ips"]),
+        max_body=int(env["max_body"] or DEFAULT_MAX_BODY),
         trusted_proxies=trusted,
         limits=limits,
     )
     app = standalone_app(settings)
-    guard.install(limits, trusted)
+    gate.install(limits, trusted)
     return app
 
 
@@ -107,28 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parse_networks(_list(args.allowed_ips), "--allowed-ips")
         parse_networks(_list(args.trusted_proxies), "--trusted-proxies")
-        limits = ReceiverLimits(
-            header_timeout=args.header_timeout,
-            body_timeout=args.body_timeout,
-            idle_timeout=args.idle_timeout,
-            max_connections=args.max_connections,
-            max_connections_per_address=args.max_connections_per_address,
-        )
+        limits = ReceiverLimits(**{name: getattr(args, name) for name in _LIMIT_OPTIONS})
     except ValueError as exc:
         print(f"hbsms-receiver: {exc}", file=sys.stderr)
         return 2
     # Settings travel by environment so that every uvicorn worker process builds the same app.
-    os.environ.update(
-        {
-            "HBSMS_RECEIVER_TOKEN": args.token,
-            "HBSMS_RECEIVER_STORE_URL": args.store_url or "",
-            "HBSMS_RECEIVER_STORE_CONN_ID": args.store_conn_id or "",
-            "HBSMS_RECEIVER_ALLOWED_IPS": args.allowed_ips,
-            "HBSMS_RECEIVER_MAX_BODY": str(args.max_body),
-            "HBSMS_RECEIVER_TRUSTED_PROXIES": args.trusted_proxies,
-            **limits.to_environment(),
-        }
-    )
+    for name, var in _ENVIRONMENT.items():
+        value = getattr(args, name)
+        os.environ[var] = "" if value is None else str(value)
+    os.environ.update(limits.to_environment())
     uvicorn.run(
         "airflow_provider_hbsms.receiver.cli:app_from_environment",
         factory=True,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from airflow_provider_hbsms.receiver.guard import _Guard
+from airflow_provider_hbsms.receiver.gate import HeadGuard
 
 
-class GuardedHttpToolsProtocol(_Guard, HttpToolsProtocol):  # type: ignore[misc]
+class GuardedHttpToolsProtocol(HeadGuard, HttpToolsProtocol):  # type: ignore[misc]
     """uvicorn's httptools protocol with the receiver's guard."""

@@ -1,6 +1,6 @@
 """The receiver's limits on time and connections: applied to connections by the guarded
-uvicorn protocols of ``guard.py`` (standalone server) and to bodies by the ASGI app (on the
-Airflow API server too).
+uvicorn protocols of ``guard.py`` and the gate of ``gate.py`` (standalone server) and to bodies
+by the ASGI app (on the Airflow API server too).
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ def default_max_connections() -> int:
     if soft == resource.RLIM_INFINITY:
         return 1024
     return max(min(1024, soft - _RESERVED_DESCRIPTORS), 8)
+
+
+def limit_type(name: str) -> type[float] | type[int]:
+    """The type of a ``ReceiverLimits`` field: seconds are floats, sizes and counts ints."""
+    return float if name.endswith("timeout") else int
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,5 @@ class ReceiverLimits:
         given: dict[str, Any] = {}
         for name, var in cls.ENVIRONMENT.items():
             if env.get(var):
-                kind = float if name.endswith("timeout") else int
-                given[name] = kind(env[var])
+                given[name] = limit_type(name)(env[var])
         return cls(**given)

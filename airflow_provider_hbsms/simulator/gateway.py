@@ -1,111 +1,44 @@
-"""The simulated gateway's behaviour: accounts, sends, balance, reports, replies, pulls.
+"""The simulated gateway's behaviour: dispatch, balance, pulls and pushes, and the admin view.
 
 Pure state and logic (no sockets): ``Gateway.handle`` takes a request and returns the reply
 text. The HTTP server and the admin API call it; a lock makes it safe from several threads.
+What the send endpoints accept is in ``sends.py``, the accounts in ``accounts.py``, the report
+and reply queues in ``queues.py``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import random
-import re
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from airflow_provider_hbsms.protocol.endpoints import (
-    MAX_BATCH,
-    MAX_CALLER_ID_DIGITS,
-    MAX_CONTENT_LENGTH,
-    MAX_MSG_ID_LENGTH,
     MAX_REPLIES_PER_BODY,
     MAX_REPORTS_PER_BODY,
     PACING_INTERVAL,
     Endpoint,
 )
-from airflow_provider_hbsms.protocol.forms import decode_form, split_send_param
-from airflow_provider_hbsms.protocol.models import GATEWAY_TZ, Reply, Report
-from airflow_provider_hbsms.protocol.segments import count_segments
-from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml, build_reports_xml
+from airflow_provider_hbsms.protocol.forms import decode_form
+from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml, build_reports_xml
+from airflow_provider_hbsms.simulator.accounts import (
+    AccountState,
+    Arrival,
+    PendingReport,
+    ReceivedMessage,
+    authenticate,
+)
+from airflow_provider_hbsms.simulator.queues import mature, new_reply, take_replies, take_reports
+from airflow_provider_hbsms.simulator.sends import SendItem, bulk_send, personalized_send
 
 if TYPE_CHECKING:
-    from airflow_provider_hbsms.simulator.config import SimAccount, SimulatorConfig
+    from airflow_provider_hbsms.protocol.models import Reply, Report
+    from airflow_provider_hbsms.simulator.config import SimulatorConfig
 
-# The gateway's own notion of a valid number: exactly 11 digits (no prefixes, no spaces).
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
-_DIGITS = re.compile(r"[0-9]*")
-_FAILURES = (("2", "undeliver"), ("DB:0140", "blacklisted"), ("MK:0001", "absent subscriber"))
 _PATHS = {e.path: e for e in Endpoint}
-
-
-@dataclass(frozen=True, slots=True)
-class ReceivedMessage:
-    """A message the gateway accepted.
-
-    :param endpoint: the send endpoint's path.
-    :param corp_id: the account.
-    :param mobile: the number.
-    :param msg_id: the corp_msg_id / item msg_id.
-    :param ext: the ext.
-    :param content: the text as decoded from GBK.
-    :param segments: billed segments (signature included).
-    :param received_at: ``time.time()`` of acceptance.
-    """
-
-    endpoint: str
-    corp_id: str
-    mobile: str
-    msg_id: str
-    ext: str
-    content: str
-    segments: int
-    received_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """A balance or pull request as the gateway saw it arrive.
-
-    :param at: ``time.monotonic()`` when the request had arrived whole.
-    :param path: the endpoint's path.
-    :param corp_id: the account named in the request (as sent, even if unknown).
-    """
-
-    at: float
-    path: str
-    corp_id: str
-
-
-@dataclass(slots=True)
-class _Pending:
-    due: float
-    mobile: str
-    msg_id: str
-    segments: int
-    failed: bool
-
-
-@dataclass
-class _AccountState:
-    account: SimAccount
-    balance: Decimal
-    last_balance_call: float = -1.0
-    last_pull: dict[str, float] = field(default_factory=dict)
-    pending: deque[_Pending] = field(default_factory=deque)
-    reports: deque[Report] = field(default_factory=deque)
-    replies: deque[Reply] = field(default_factory=deque)
-    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None = None
-
-    def __post_init__(self) -> None:
-        if self.account.allowed_ips is not None:
-            self.networks = [
-                ipaddress.ip_network(n, strict=False) for n in self.account.allowed_ips
-            ]
 
 
 class Gateway:
@@ -123,7 +56,7 @@ class Gateway:
         """Back to the configured accounts, with nothing received or waiting."""
         with self.lock:
             self.accounts = {
-                a.corp_id: _AccountState(replace(a), a.balance) for a in self.config.accounts
+                a.corp_id: AccountState(replace(a), a.balance) for a in self.config.accounts
             }
             self.received: list[ReceivedMessage] = []
             self.requests: dict[str, int] = {}
@@ -160,120 +93,25 @@ class Gateway:
                 return self._balance(form, client_ip)
             return self._pull(endpoint, form, client_ip)
 
-    def _authenticate(
-        self, form: dict[str, str], client_ip: str, pull: bool = False, balance: bool = False
-    ) -> _AccountState | str:
-        corp_id = form.get("corp_id", "")
-        # Every parameter table names corp_pwd; only the balance demo sends pwd.
-        password = form.get("corp_pwd", form.get("pwd", "") if balance else "")
-        state = self.accounts.get(corp_id)
-        if state is None:
-            return "-16" if pull else "106"
-        if password != state.account.corp_pwd:
-            return "-17" if pull else "107"
-        if state.account.closed:
-            return "-11" if pull else "101"
-        if state.networks is not None:
-            address = ipaddress.ip_address(client_ip)
-            if not any(address in network for network in state.networks):
-                return "108"
-        return state
-
-    # ------------------------------------------------------------------ sends
-
-    def _segments(self, state: _AccountState, content: str) -> int:
-        return count_segments(content, state.account.signature)
-
     def _send(self, form: dict[str, str] | None, client_ip: str) -> str:
         if form is None:
             return "102"  # undecodable body: the content could not be read
-        state = self._authenticate(form, client_ip)
+        state = authenticate(self.accounts, form, client_ip)
         if isinstance(state, str):
             return state
-        if form.get("corp_service", "") not in state.account.services:
-            return "109"
-        content = form.get("msg_content", "")
-        if not content or len(content) > MAX_CONTENT_LENGTH:
-            return "102"
-        numbers = [m.strip() for m in form.get("mobile", "").split(",") if m.strip()]
-        valid = [m for m in numbers if _MOBILE.fullmatch(m)]
-        if len(numbers) > MAX_BATCH or not valid:
-            return "103"
-        msg_id = form.get("corp_msg_id")
-        if msg_id is None or len(msg_id) > MAX_MSG_ID_LENGTH:
-            return "104"
-        ext = form.get("ext")
-        if ext is None or not self._ext_ok(state, ext):
-            return "110"
-        segments = self._segments(state, content)
-        cost = state.account.price_per_segment * segments * len(valid)
-        if state.balance < cost:
-            return "100"
-        state.balance -= cost
-        now = time.time()
-        self._accept(
-            state, Endpoint.SEND, [(m, msg_id, ext, content, segments) for m in valid], now
-        )
-        return f"0#{len(valid)}"
+        return bulk_send(state, form, self._accept)
 
     def _personalized(self, form: dict[str, str] | None, client_ip: str) -> str:
         if form is None:
             return "0#0"
-        state = self._authenticate(form, client_ip)
+        state = authenticate(self.accounts, form, client_ip)
         if isinstance(state, str):
             return state
-        if form.get("corp_service", "") not in state.account.services:
-            return "109"
-        raw_items = split_send_param(form.get("send_param", ""))
-        try:
-            total_count = int(form.get("total_count", ""))
-        except ValueError:
-            total_count = -1
-        if len(raw_items) > MAX_BATCH or total_count > MAX_BATCH:
-            return "116"
-        if total_count != len(raw_items):
-            return "115"  # the whole request is discarded: nothing recorded, nothing charged
-        accepted: list[tuple[str, str, str, str, int]] = []
-        room = MAX_CALLER_ID_DIGITS - len(state.account.channel_number)
-        signature, valid_mobile, digits = (
-            state.account.signature,
-            _MOBILE.fullmatch,
-            _DIGITS.fullmatch,
-        )
-        for fields in raw_items:
-            if len(fields) != 4:
-                continue
-            mobile, msg_id, ext, content = fields
-            if (
-                valid_mobile(mobile)
-                and 0 < len(content) <= MAX_CONTENT_LENGTH
-                and len(msg_id) <= MAX_MSG_ID_LENGTH
-                and len(ext) <= room
-                and digits(ext)
-            ):
-                accepted.append((mobile, msg_id, ext, content, count_segments(content, signature)))
-        cost = state.account.price_per_segment * sum(item[4] for item in accepted)
-        if accepted and state.balance < cost:
-            return "100"
-        state.balance -= cost
-        now = time.time()
-        self._accept(state, Endpoint.PERSONALIZED_SEND, accepted, now)
-        if state.account.personalized_counts_segments:
-            return f"0#{sum(item[4] for item in accepted)}"
-        return f"0#{len(accepted)}"
+        return personalized_send(state, form, self._accept)
 
-    def _ext_ok(self, state: _AccountState, ext: str) -> bool:
-        room = MAX_CALLER_ID_DIGITS - len(state.account.channel_number)
-        return bool(_DIGITS.fullmatch(ext)) and len(ext) <= room
-
-    def _accept(
-        self,
-        state: _AccountState,
-        endpoint: Endpoint,
-        items: list[tuple[str, str, str, str, int]],
-        now: float,
-    ) -> None:
+    def _accept(self, state: AccountState, endpoint: Endpoint, items: list[SendItem]) -> None:
         """Record (mobile, msg_id, ext, content, segments) items and schedule their reports."""
+        now = time.time()
         # Locals: this loop runs 200 times per personalized request.
         path, corp_id = endpoint.path, state.account.corp_id
         keep = self.config.record_content
@@ -286,12 +124,12 @@ class Gateway:
                     path, corp_id, mobile, msg_id, ext, content if keep else "", segments, now
                 )
             )
-            schedule(_Pending(due, mobile, msg_id, segments, ratio > 0 and draw() < ratio))
+            schedule(PendingReport(due, mobile, msg_id, segments, ratio > 0 and draw() < ratio))
 
     # ------------------------------------------------------------------ balance and pulls
 
     def _balance(self, form: dict[str, str] | None, client_ip: str) -> str:
-        state = self._authenticate(form or {}, client_ip, balance=True)
+        state = authenticate(self.accounts, form or {}, client_ip, balance=True)
         if isinstance(state, str):
             return state
         now = time.monotonic()
@@ -302,7 +140,7 @@ class Gateway:
         return f"ok#{state.balance:f}"  # plain decimal, never 1E+3
 
     def _pull(self, endpoint: Endpoint, form: dict[str, str] | None, client_ip: str) -> str:
-        state = self._authenticate(form or {}, client_ip, pull=True)
+        state = authenticate(self.accounts, form or {}, client_ip, pull=True)
         if isinstance(state, str):
             return state
         if not state.account.pull_enabled:
@@ -315,64 +153,26 @@ class Gateway:
         if endpoint is Endpoint.PULL_REPORTS:
             if state.account.report_push_url:
                 return "0"  # pushed accounts get nothing by pull
-            reports = self._take_reports(state, MAX_REPORTS_PER_BODY)
+            reports = take_reports(state, self.rng, MAX_REPORTS_PER_BODY)
             return build_reports_xml(reports).decode("gbk") if reports else "0"
         if state.account.reply_push_url:
             return "0"
-        replies = self._take_replies(state, MAX_REPLIES_PER_BODY)
+        replies = take_replies(state, MAX_REPLIES_PER_BODY)
         return build_replies_xml(replies).decode("gbk") if replies else "0"
 
     # ------------------------------------------------------------------ reports and replies
-
-    def _mature(self, state: _AccountState, force: bool = False) -> None:
-        """Turn messages whose report is due into reports (one per segment when split)."""
-        now = time.time()
-        while state.pending and (force or state.pending[0].due <= now):
-            p = state.pending.popleft()
-            when = datetime.now(GATEWAY_TZ).replace(microsecond=0)
-            parts = p.segments if state.account.split_long_messages and p.segments > 1 else 0
-            err, desc = self.rng.choice(_FAILURES) if p.failed else ("0", "")
-            for sub_seq in range(1, parts + 1) if parts else (0,):
-                # A failed long message: its last segment carries the failure.
-                fails = p.failed and (sub_seq == parts or parts == 0)
-                state.reports.append(
-                    Report(
-                        mobile=p.mobile,
-                        msg_id=p.msg_id,
-                        sub_seq=sub_seq,
-                        err=err if fails else "0",
-                        fail_desc=desc if fails else "",
-                        report_time=when,
-                        corp_id=state.account.corp_id,
-                    )
-                )
-
-    def _take_reports(self, state: _AccountState, limit: int) -> list[Report]:
-        self._mature(state)
-        return [state.reports.popleft() for _ in range(min(limit, len(state.reports)))]
-
-    def _take_replies(self, state: _AccountState, limit: int) -> list[Reply]:
-        return [state.replies.popleft() for _ in range(min(limit, len(state.replies)))]
 
     def flush_reports(self) -> None:
         """Make every pending report due now."""
         with self.lock:
             for state in self.accounts.values():
-                self._mature(state, force=True)
+                mature(state, self.rng, force=True)
 
     def inject_reply(self, mobile: str, content: str, ext: str = "", corp_id: str = "") -> Reply:
         """An inbound message from ``mobile``, waiting for a pull or a push."""
         with self.lock:
             state = self.accounts[corp_id] if corp_id else next(iter(self.accounts.values()))
-            reply = Reply(
-                mobile=mobile,
-                content=content,
-                ext=ext,
-                time=datetime.now(GATEWAY_TZ).replace(microsecond=0),
-                corp_id=state.account.corp_id,
-            )
-            state.replies.append(reply)
-            return reply
+            return new_reply(state, mobile, content, ext)
 
     def take_for_push(self) -> list[tuple[str, str, list[Report] | list[Reply]]]:
         """Due reports and waiting replies of accounts that push: (kind, url, items) bodies."""
@@ -381,13 +181,13 @@ class Gateway:
             for state in self.accounts.values():
                 account = state.account
                 if account.report_push_url:
-                    self._mature(state)
+                    mature(state, self.rng)
                     while state.reports:
-                        batch = self._take_reports(state, MAX_REPORTS_PER_BODY)
+                        batch = take_reports(state, self.rng, MAX_REPORTS_PER_BODY)
                         bodies.append(("reports", account.report_push_url, batch))
                 if account.reply_push_url:
                     while state.replies:
-                        replies = self._take_replies(state, MAX_REPLIES_PER_BODY)
+                        replies = take_replies(state, MAX_REPLIES_PER_BODY)
                         bodies.append(("replies", account.reply_push_url, replies))
         return bodies
 

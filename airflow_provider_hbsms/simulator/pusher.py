@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml, build_reports_xml
+from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml, build_reports_xml
 from airflow_provider_hbsms.simulator.faults import mix_bad_items
 
 if TYPE_CHECKING:

@@ -17,12 +17,13 @@ from airflow_provider_hbsms.simulator.faults import (
     FaultPlan,
     mix_bad_items,
 )
-from airflow_provider_hbsms.simulator.gateway import Gateway, ReceivedMessage
+from airflow_provider_hbsms.simulator.gateway import Gateway
 from airflow_provider_hbsms.simulator.http import serve_connection
 from airflow_provider_hbsms.simulator.pusher import PushAttempt, Pusher
 
 if TYPE_CHECKING:
     from airflow_provider_hbsms.protocol.models import Reply, Report
+    from airflow_provider_hbsms.simulator.accounts import ReceivedMessage
 
 _TEXT = f"text/plain;charset={WIRE_ENCODING}"
 _JSON = "application/json"

@@ -96,7 +96,7 @@ class Store:
         """Raw-first storing of pushed and pulled bodies."""
         from airflow_provider_hbsms.store.intake import Intake
 
-        return Intake(self)
+        return Intake(self.engine, self.reports, self.replies)
 
     def with_busy_timeout(self, seconds: float) -> Store:
         """This store over a new engine whose SQLite writers wait at most ``seconds`` for

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Column, DateTime, Index, Integer, String, Table, select, update
 
 from airflow_provider_hbsms.store.schema import metadata
+from airflow_provider_hbsms.store.times import as_utc
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
 if TYPE_CHECKING:
@@ -177,14 +178,9 @@ class CampaignRegister:
                     **{
                         **row._mapping,
                         "dry_run": bool(row.dry_run),
-                        "created_at": _aware(row.created_at),
-                        "updated_at": _aware(row.updated_at),
+                        "created_at": as_utc(row.created_at),
+                        "updated_at": as_utc(row.updated_at),
                     }
                 )
                 for row in conn.execute(statement)
             ]
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; the store writes UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

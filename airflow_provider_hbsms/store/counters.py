@@ -25,6 +25,7 @@ import zlib
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_hbsms.store.chunks import in_chunks
 from airflow_provider_hbsms.store.folds import (
     PENDING_FOLD,
     SENT,
@@ -45,8 +46,6 @@ if TYPE_CHECKING:
 #: Advisory-lock class of the counters (PostgreSQL), and how many msg_id buckets it locks.
 _LOCK_CLASS = 0x4842_5343  # "HBSC"
 _BUCKETS = 64
-#: msg_ids per ``IN``: within SQLite's oldest limit of 999 variables.
-_MSG_IDS = 900
 
 
 def _lock(conn: Connection, msg_ids: Iterable[str]) -> None:
@@ -79,8 +78,8 @@ def _by_msg_id(
             cursor.execute(f"{query} WHERE {column} = ANY(%s)", (list(msg_ids),))
             return list(cursor.fetchall())
         rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(msg_ids), _MSG_IDS):
-            part = tuple(msg_ids[start : start + _MSG_IDS])
+        for chunk in in_chunks(msg_ids):
+            part = tuple(chunk)
             cursor.execute(f"{query} WHERE {column} IN ({', '.join('?' * len(part))})", part)
             rows += cursor.fetchall()
         return rows

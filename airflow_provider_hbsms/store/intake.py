@@ -30,9 +30,10 @@ from airflow_provider_hbsms.store.sent import expand, expand_pending
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Engine
 
-    from airflow_provider_hbsms.store import Store
+    from airflow_provider_hbsms.store.replies import ReplyStore
+    from airflow_provider_hbsms.store.reports import ReportStore
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +78,20 @@ class Ingested:
 class Intake:
     """Stores bodies raw first, then their items one by one.
 
-    :param store: the store.
+    :param engine: the store's engine.
+    :param reports: the store's reports.
+    :param replies: the store's replies.
     """
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    # The parts of the store it needs, not the Store: the Store builds it.
+    def __init__(self, engine: Engine, reports: ReportStore, replies: ReplyStore) -> None:
+        self.engine, self.reports, self.replies = engine, reports, replies
 
     def keep(self, kind: str, source: str, route: str, body: bytes) -> int:
         """Commit a body as received, before anything reads it (a pull's page: the gateway
         will not hand it over again); returns its id for ``ingest``."""
         return run_storing(
-            self.store.engine,
+            self.engine,
             lambda conn, careful: keep_raw(conn, kind, source, route, body, RECEIVED, 0),
         )
 
@@ -131,10 +135,10 @@ class Intake:
         if kind == "replies":
             # Attribution reads the sent messages: index what waits first, page by page and
             # outside this transaction.
-            expand_pending(self.store.engine)
+            expand_pending(self.engine)
         body_read = _Read(route, body, read, count, inbound_id)
         return run_storing(
-            self.store.engine,
+            self.engine,
             lambda connection, careful: self._store_read(
                 connection, careful, kind, source, body_read, opt_out_keywords, raw
             ),
@@ -174,7 +178,7 @@ class Intake:
         new = 0
         if readable:
             if kind == "replies":
-                expand_pending(self.store.engine)
+                expand_pending(self.engine)
 
             def work(connection: Connection, careful: bool) -> tuple[list[Ingested], int]:
                 if kind == "reports" and not careful:
@@ -190,7 +194,7 @@ class Intake:
                     result.new = 0
                 return done, added
 
-            stored, new = run_storing(self.store.engine, work)
+            stored, new = run_storing(self.engine, work)
             for (index, _), result in zip(readable, stored, strict=True):
                 results[index] = result
         return [result for result in results if result is not None], new
@@ -208,11 +212,11 @@ class Intake:
             if raw:
                 route, body = one.route, one.body
                 kept = keep_raw(connection, "reports", source, route, body, STORED, one.items)
-            checked, _, refused = self.store.reports.checked(connection, one.read.items, source)
+            checked, _, refused = self.reports.checked(connection, one.read.items, source)
             rows += checked
             refusals.append(list(one.read.refused) + refused)
             done.append(Ingested(kept, one.items))
-        new = self.store.reports.insert_checked(connection, rows)
+        new = self.reports.insert_checked(connection, rows)
         for result, refused in zip(done, refusals, strict=True):
             result.quarantined = len(refused)
             if refused:
@@ -241,10 +245,10 @@ class Intake:
         result = Ingested(kept, items)
         refused = list(read.refused)
         if kind == "reports":
-            result.new, more = self.store.reports.add_read(connection, read.items, source, careful)
+            result.new, more = self.reports.add_read(connection, read.items, source, careful)
         else:
             expand(connection)
-            added, more = self.store.replies.add_read(
+            added, more = self.replies.add_read(
                 connection, read.items, source, opt_out_keywords, careful
             )
             result.new, result.opted_out = added.new, added.opted_out
@@ -259,6 +263,6 @@ class Intake:
     def _dead(
         self, kind: str, source: str, route: str, body: bytes, error: str, inbound_id: int | None
     ) -> Ingested:
-        letter = keep_dead_letter(self.store.engine, kind, source, body, error, route, inbound_id)
+        letter = keep_dead_letter(self.engine, kind, source, body, error, route, inbound_id)
         log.warning("%s %s body kept as dead letter %d: %s", source, kind, letter, error)
         return Ingested(inbound_id, dead_letter=letter, error=error)

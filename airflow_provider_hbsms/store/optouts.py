@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 
 from airflow_provider_hbsms.protocol.numbers import canonical_mobile
+from airflow_provider_hbsms.store.chunks import in_chunks
 from airflow_provider_hbsms.store.schema import opt_outs
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
@@ -17,9 +18,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from sqlalchemy import Connection, Engine
-
-# SQLite allows at most 32766 bound parameters per statement; stay well below.
-_CHUNK = 900
 
 
 class OptOutList:
@@ -66,8 +64,7 @@ class OptOutList:
         wanted = list(dict.fromkeys(_forms(mobiles)))
         removed = 0
         with self.engine.begin() as conn:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
+            for chunk in in_chunks(wanted):
                 removed += conn.execute(
                     delete(opt_outs).where(opt_outs.c.mobile.in_(chunk))
                 ).rowcount
@@ -80,8 +77,7 @@ class OptOutList:
         wanted = list(dict.fromkeys(_forms(given)))
         found: set[str] = set()
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
+            for chunk in in_chunks(wanted):
                 found.update(
                     conn.execute(
                         select(opt_outs.c.mobile).where(opt_outs.c.mobile.in_(chunk))

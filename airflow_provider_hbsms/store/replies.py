@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from airflow_provider_hbsms.protocol.numbers import canonical_mobile
-from airflow_provider_hbsms.protocol.xmlcodec import fragment_of, reply_fragment
+from airflow_provider_hbsms.protocol.xmlbuild import reply_fragment
+from airflow_provider_hbsms.protocol.xmlcodec import fragment_of
 from airflow_provider_hbsms.store.checks import Unstorable, one_by_one, too_long, utc
 from airflow_provider_hbsms.store.migrations import limits_of
 from airflow_provider_hbsms.store.optouts import OptOutList
 from airflow_provider_hbsms.store.schema import replies, sent_messages
 from airflow_provider_hbsms.store.sent import expand, expand_pending
+from airflow_provider_hbsms.store.times import as_utc
 from airflow_provider_hbsms.store.upsert import insert_ignore
 
 if TYPE_CHECKING:
@@ -278,8 +280,8 @@ class ReplyStore:
                         row.mobile,
                         row.ext,
                         row.content,
-                        _aware(row.reply_time),
-                        _aware(row.received_at),  # type: ignore[arg-type]
+                        as_utc(row.reply_time),
+                        as_utc(row.received_at),
                         row.campaign_key,
                         row.msg_id,
                     )
@@ -299,9 +301,3 @@ class ReplyStore:
 
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(replies.c.id))).scalar() or 0)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite returns naive UTC
-        return value.replace(tzinfo=UTC)
-    return value

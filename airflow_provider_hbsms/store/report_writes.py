@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hbsms.protocol.numbers import canonical_mobile
-from airflow_provider_hbsms.protocol.xmlcodec import fragment_of, report_fragment
+from airflow_provider_hbsms.protocol.xmlbuild import report_fragment
+from airflow_provider_hbsms.protocol.xmlcodec import fragment_of
 from airflow_provider_hbsms.store.checks import Unstorable, one_by_one, sub_seq, too_long, utc
 from airflow_provider_hbsms.store.counters import count_reports
 from airflow_provider_hbsms.store.migrations import limits_of

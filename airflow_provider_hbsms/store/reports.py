@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, literal, select
 
+from airflow_provider_hbsms.store.chunks import in_chunks
 from airflow_provider_hbsms.store.delivery import (
     DELIVERED,
     FAILED,
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine, Select
 
 
-_CHUNK = 900
 
 
 def _filter(
@@ -131,8 +131,7 @@ class ReportStore(ReportWriter):
         wanted = list(dict.fromkeys(msg_ids))
         known: set[str] = set()
         found: dict[tuple[str, str], list[Any]] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
+        for chunk in in_chunks(wanted):
             known.update(
                 conn.execute(
                     select(sent_messages.c.msg_id).where(sent_messages.c.msg_id.in_(chunk))
@@ -245,9 +244,9 @@ class ReportStore(ReportWriter):
         wanted = list(dict.fromkeys(msg_ids))
         found: set[str] = set()
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), _CHUNK):
+            for chunk in in_chunks(wanted):
                 statement = select(sent_messages.c.campaign_key).where(
-                    sent_messages.c.msg_id.in_(wanted[start : start + _CHUNK])
+                    sent_messages.c.msg_id.in_(chunk)
                 )
                 found.update(conn.execute(statement.distinct()).scalars())
         return found

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, update
 
+from airflow_provider_hbsms.store.chunks import SQLITE_MAX_VARIABLES, in_chunks
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from sqlalchemy import Connection, Table
 
 
-#: Bound parameters per statement: SQLite's oldest limit (newer builds allow far more).
-_SQLITE_MAX_VARIABLES = 999
 #: Rows from which PostgreSQL gets them by ``COPY`` (below, the round trips it adds cost more).
 _COPY_FROM = 200
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -92,10 +92,8 @@ def insert_ignore_values(
     driver = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
         row = f"({', '.join('?' * len(columns))})"
-        per_statement = _SQLITE_MAX_VARIABLES // len(columns)
         before = driver.total_changes  # type: ignore[union-attr]
-        for start in range(0, len(values), per_statement):
-            part = values[start : start + per_statement]
+        for part in in_chunks(values, SQLITE_MAX_VARIABLES // len(columns)):
             connection.exec_driver_sql(
                 f"INSERT INTO {table.name} ({names}) VALUES {', '.join([row] * len(part))} "
                 f"{conflict}",

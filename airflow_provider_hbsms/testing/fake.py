@@ -21,7 +21,7 @@ from airflow_provider_hbsms.protocol.endpoints import (
 )
 from airflow_provider_hbsms.protocol.forms import decode_form, split_send_param
 from airflow_provider_hbsms.protocol.models import Credentials, Reply, Report, SendResult
-from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml, build_reports_xml
+from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml, build_reports_xml
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence

@@ -34,10 +34,20 @@ def simulated_account(**changes: Any) -> SimAccount:
 
 
 def connection_for(
-    simulator: GatewaySimulator, conn_id: str = "hbsms_default", **extra: Any
+    simulator: GatewaySimulator,
+    conn_id: str = "hbsms_default",
+    password: str | None = None,
+    **extra: Any,
 ) -> Connection:
     """An ``hbsms`` connection to ``simulator`` with its first account's credentials, service
-    and channel number (extras overridable)."""
+    and channel number.
+
+    :param simulator: a started simulator.
+    :param conn_id: the connection's id.
+    :param password: the password to connect with (default: the account's own; another one
+        makes every call fail as the gateway's wrong-password codes say).
+    :param extra: connection extras, over the account's service and channel number.
+    """
     from airflow.sdk import Connection
 
     account = simulator.config.accounts[0] if simulator.config.accounts else simulated_account()
@@ -54,6 +64,6 @@ def connection_for(
         port=int(port),
         schema="http",
         login=account.corp_id,
-        password=account.corp_pwd,
+        password=account.corp_pwd if password is None else password,
         extra=json.dumps(extras),
     )

@@ -23,7 +23,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from airflow_provider_hbsms.ui import queries
+from airflow_provider_hbsms.ui.funnel import Funnel, campaign_funnel
 from airflow_provider_hbsms.ui.render import render_list, render_page
+from airflow_provider_hbsms.ui.timeline import Timeline, campaign_timeline
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -57,16 +59,14 @@ def create_app(store_factory: "Callable[[], Store] | None" = None) -> FastAPI:
     static = files("airflow_provider_hbsms.ui").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
-    def section(
-        store: "Store", key: str
-    ) -> tuple[queries.Funnel, queries.Timeline, list[dict[str, Any]]]:
+    def section(store: "Store", key: str) -> tuple[Funnel, Timeline, list[dict[str, Any]]]:
         return (
-            queries.campaign_funnel(store, key),
-            queries.campaign_timeline(store, key),
+            campaign_funnel(store, key),
+            campaign_timeline(store, key),
             queries.recent_replies(store, key),
         )
 
-    def link(funnel: queries.Funnel) -> str:
+    def link(funnel: Funnel) -> str:
         return "view?" + urlencode({"dag_id": funnel.dag_id, "key": funnel.campaign_key})
 
     @app.get(
@@ -123,7 +123,7 @@ def create_app(store_factory: "Callable[[], Store] | None" = None) -> FastAPI:
     ) -> str:
         """One campaign by key (the overview's links); its DAG must be readable."""
         store = store_factory()
-        funnel = queries.campaign_funnel(store, key)
+        funnel = campaign_funnel(store, key)
         if funnel.dag_id != dag_id:  # the permission checked must be the campaign's DAG's
             return render_page("Campaign", [], inline_library=False)
         return render_page(

@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow_provider_hbsms.ui.queries import Funnel, Timeline
+    from airflow_provider_hbsms.ui.funnel import Funnel
+    from airflow_provider_hbsms.ui.timeline import Timeline
 
 #: The charting library file shipped in ``ui/static`` (version and licence: docs/ui.md).
 CHART_JS = "chart.umd.min.js"

@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_hbsms.ui import queries
+from airflow_provider_hbsms.ui.funnel import campaign_funnel
+from airflow_provider_hbsms.ui.queries import recent_replies
 from airflow_provider_hbsms.ui.render import render_page
+from airflow_provider_hbsms.ui.timeline import campaign_timeline
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow_provider_hbsms.store import Store
-    from airflow_provider_hbsms.ui.queries import Funnel
+    from airflow_provider_hbsms.ui.funnel import Funnel
 
 #: Stage colours, the same as the page's.
 _COLOURS = {
@@ -74,9 +76,9 @@ def write_report(
     stem = stem or file_stem(campaign_keys)
     sections = [
         (
-            queries.campaign_funnel(store, key),
-            queries.campaign_timeline(store, key),
-            queries.recent_replies(store, key, limit=50),
+            campaign_funnel(store, key),
+            campaign_timeline(store, key),
+            recent_replies(store, key, limit=50),
         )
         for key in campaign_keys
     ]
