@@ -39,7 +39,7 @@ def test_a_send_task_against_the_simulator(hbsms_connection, hbsms_simulator, hb
 
 
 def test_connection_for_takes_another_password(hbsms_simulator, monkeypatch, tmp_path) -> None:
-    from airflow_provider_hbsms.protocol import AuthenticationError
+    from airflow_provider_hbsms import AuthenticationError
     from airflow_provider_hbsms.testing import connection_for
 
     conn = connection_for(hbsms_simulator, password="wrong-password")
