@@ -28,7 +28,7 @@ from airflow_provider_hbsms.protocol import (
 )
 from airflow_provider_hbsms.protocol.errors import redact
 from airflow_provider_hbsms.store.schema import pull_state
-from tests.gateway_doubles import (
+from tests.fixtures.gateway_doubles import (
     RawGateway,
     answering,
     body_of,

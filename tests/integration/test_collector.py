@@ -13,8 +13,8 @@ from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
 from airflow_provider_hbsms.protocol import Report
 from airflow_provider_hbsms.store.pulls import StalePullsError
 from airflow_provider_hbsms.store.schema import dead_letters
+from tests.fixtures.operators import context
 from tests.fixtures.simulator import SIM_CORP_ID, sim_account
-from tests.test_send_operator import context
 
 
 def _campaign(store, n: int, text: str = "hi", ext: str = "") -> dict:

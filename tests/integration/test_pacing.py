@@ -22,7 +22,7 @@ from tests.fixtures.simulator import SIM_CORP_ID, SIM_PASSWORD
 
 CREDS = Credentials(SIM_CORP_ID, SIM_PASSWORD, "svc")
 GAP = 0.2
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _summary(gaps: list[float]) -> str:

@@ -13,7 +13,7 @@ import airflow_provider_hbsms
 from airflow_provider_hbsms.protocol.codes import ERROR_CODES
 from airflow_provider_hbsms.protocol.errors import HbSmsError
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 #: Modules whose every class is part of the public API.
 PUBLIC_MODULES = (
     "airflow_provider_hbsms.client",

@@ -35,7 +35,7 @@ from airflow_provider_hbsms.ui import queries
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 SCREENSHOTS = REPO / "var" / "screenshots"
 TOKEN = "push-token-for-tests"

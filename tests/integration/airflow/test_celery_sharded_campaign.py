@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.celery, pytest.mark.postgres, pytest.mark.timeout(600)]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 DAG_ID = "hbsms_sharded_campaign"
 DAG_FILE = REPO / "dags_examples" / f"{DAG_ID}.py"
 ROWS, SHARDS = 8_000, 4  # 10 batches a shard; every report is pulled, 500 a second at most

@@ -3,74 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from airflow_provider_hbsms.store import open_store
-from tests.fixtures.simulator import SIM_CHANNEL, SIM_CORP_ID, SIM_PASSWORD, SIM_SERVICE
+from tests.fixtures.dag_runs import DAGS, dag_env, run_dag
 
-REPO = Path(__file__).resolve().parent.parent
-DAGS = REPO / "dags_examples"
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 EXAMPLES = sorted(p.stem for p in DAGS.glob("*.py"))
-
-
-@pytest.fixture(scope="module")
-def airflow_home(tmp_path_factory) -> Path:
-    """One migrated Airflow home for the module (migrating takes seconds)."""
-    home = tmp_path_factory.mktemp("airflow-home")
-    subprocess.run(
-        [AIRFLOW, "db", "migrate"], env=_env(home, {}), check=True, capture_output=True, timeout=300
-    )
-    return home
-
-
-def _env(home: Path, extra: dict[str, str]) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        **extra,
-    }
-
-
-def _run_dag(home: Path, dag_id: str, simulator, tmp_path: Path) -> tuple[str, str, str]:
-    host, port = simulator.base_url.removeprefix("http://").split(":")
-    gateway = {
-        "conn_type": "hbsms",
-        "host": host,
-        "port": int(port),
-        "login": SIM_CORP_ID,
-        "password": SIM_PASSWORD,
-        "extra": {"corp_service": SIM_SERVICE, "channel_number": SIM_CHANNEL},
-    }
-    store_url = f"sqlite:///{tmp_path / 'store.db'}"
-    warehouse = tmp_path / "warehouse.db"
-    env = _env(
-        home,
-        {
-            "AIRFLOW_CONN_HBSMS_DEFAULT": json.dumps(gateway),
-            "AIRFLOW_CONN_HBSMS_WAREHOUSE": json.dumps(
-                {"conn_type": "sqlite", "host": str(warehouse)}
-            ),
-            "AIRFLOW__HBSMS__STORE_URL": store_url,
-            "HBSMS_PACING_DIR": str(tmp_path / "pacing"),
-        },
-    )
-    result = subprocess.run(
-        [AIRFLOW, "dags", "test", dag_id], env=env, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert SIM_PASSWORD not in result.stdout + result.stderr
-    return result.stdout + result.stderr, store_url, str(warehouse)
 
 
 def test_every_example_dag_imports(airflow_home) -> None:
@@ -81,7 +24,7 @@ def test_every_example_dag_imports(airflow_home) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
-        env=_env(airflow_home, {}),
+        env=dag_env(airflow_home, {}),
         capture_output=True,
         text=True,
         timeout=300,
@@ -98,7 +41,7 @@ def test_example_campaign_runs_end_to_end(airflow_home, simulator_factory, tmp_p
     # for Airflow 3.2 on two shared cores): its first check finds them missing, so it defers.
     simulator = simulator_factory(report_delay=30.0)
     simulator.inject_reply("13900010007", "TD", "88")
-    output, store_url, warehouse = _run_dag(
+    output, store_url, warehouse = run_dag(
         airflow_home, "hbsms_example_campaign", simulator, tmp_path
     )
     assert "Pausing task as DEFERRED" in output  # the sensor really deferred
@@ -130,7 +73,7 @@ def test_bulk_notice_runs_from_a_parquet_file(airflow_home, simulator, tmp_path)
 
     if not SendWindow.parse(("08:00", "21:00")).is_open(datetime.now(UTC)):
         pytest.skip("outside the DAG's 08:00-21:00 China-time send window: it would wait")
-    _run_dag(airflow_home, "hbsms_bulk_notice", simulator, tmp_path)
+    run_dag(airflow_home, "hbsms_bulk_notice", simulator, tmp_path)
     counts = Counter(m.mobile for m in simulator.received())
     assert len(counts) == 500
     assert set(counts.values()) == {1}

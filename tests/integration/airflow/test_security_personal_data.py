@@ -36,8 +36,8 @@ from airflow_provider_hbsms.store.schema import (
     send_batches,
     sent_messages,
 )
-from tests.test_example_dags import _run_dag, airflow_home  # noqa: F401 - a fixture
-from tests.test_send_operator import context, customers, personalized
+from tests.fixtures.dag_runs import run_dag
+from tests.fixtures.operators import context, customers, personalized
 
 # ------------------------------------------------------------------ not rendered
 
@@ -82,13 +82,13 @@ def test_mask_number() -> None:
 
 @pytest.mark.airflow_run
 def test_the_example_keeps_recipients_out_of_the_metadata_database(
-    airflow_home,  # noqa: F811 - the fixture imported above
+    airflow_home,
     simulator_factory,
     tmp_path,
 ) -> None:
     simulator = simulator_factory(report_delay=0.5)
     simulator.inject_reply("13900010007", "TD", "88")  # the first answer the example waits for
-    output, _, _ = _run_dag(airflow_home, "hbsms_example_campaign", simulator, tmp_path)
+    output, _, _ = run_dag(airflow_home, "hbsms_example_campaign", simulator, tmp_path)
     recipient_numbers = [m.mobile for m in simulator.received()]
     assert len(recipient_numbers) == 40
     with sqlite3.connect(airflow_home / "airflow.db") as db:

@@ -12,9 +12,9 @@ import pytest
 from airflow_provider_hbsms.get_provider_info import get_provider_info
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.protocol import HbSmsError
+from tests.fixtures.gateway_doubles import RawGateway, answering, body_of
+from tests.fixtures.operators import context, customers, personalized
 from tests.fixtures.simulator import SIM_PASSWORD, connection_for
-from tests.gateway_doubles import RawGateway, answering, body_of
-from tests.test_send_operator import context, customers, personalized
 
 
 def _conn_fields() -> dict:

@@ -15,8 +15,8 @@ from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
 from airflow_provider_hbsms.protocol import Report
 from airflow_provider_hbsms.store.pulls import StalePullsError
 from airflow_provider_hbsms.store.schema import pull_state
+from tests.fixtures.operators import context
 from tests.fixtures.simulator import SIM_CORP_ID
-from tests.test_send_operator import context
 
 
 def _backlog(n: int) -> list[Report]:

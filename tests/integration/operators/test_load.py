@@ -11,16 +11,7 @@ from airflow_provider_hbsms.collector import Collector
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.operators.load import HbSmsLoadToSqlOperator
 from tests.fixtures.database import register_postgres_warehouse
-from tests.test_send_operator import context
-from tests.test_sensors_and_triggers import _send
-
-
-def _fill(simulator, store, n: int = 30) -> dict:
-    sent = _send(store, n, ext="5")
-    simulator.inject_reply("13600000001", "TD", "5")
-    simulator.inject_reply("13600000002", "收到", "5")
-    Collector(HbSmsHook().client, store).drain_all()
-    return sent
+from tests.fixtures.operators import context, fill_store
 
 
 class _Events(dict):
@@ -32,7 +23,7 @@ class _Events(dict):
 def test_load_into_sqlite_twice_without_duplicates(
     simulator, hbsms_conn, store, tmp_path, monkeypatch
 ):
-    _fill(simulator, store)
+    fill_store(simulator, store)
     warehouse = tmp_path / "wh.db"
     monkeypatch.setenv(
         "AIRFLOW_CONN_WH",
@@ -68,7 +59,7 @@ def test_load_into_sqlite_twice_without_duplicates(
 def test_load_into_postgres_twice_without_duplicates(
     simulator, hbsms_conn, store, postgres_url, monkeypatch
 ) -> None:
-    _fill(simulator, store)
+    fill_store(simulator, store)
     register_postgres_warehouse(postgres_url, monkeypatch)
     op = HbSmsLoadToSqlOperator(task_id="load", sql_conn_id="pgwh", store_url=str(store.engine.url))
     assert op.execute(context("load")) == {"reports": 30, "replies": 2, "statuses": 30}

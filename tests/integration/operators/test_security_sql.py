@@ -13,8 +13,7 @@ from airflow_provider_hbsms.operators.load import (
     sql_dialect,
 )
 from tests.fixtures.database import register_postgres_warehouse
-from tests.test_load import _fill
-from tests.test_send_operator import context
+from tests.fixtures.operators import context, fill_store
 
 INJECTIONS = [
     "x_reports (a int); DROP TABLE victim; --",
@@ -58,7 +57,7 @@ def _sqlite_warehouse(tmp_path, monkeypatch) -> str:
 def test_an_injected_prefix_touches_nothing_on_sqlite(
     simulator, hbsms_conn, store, tmp_path, monkeypatch, prefix
 ) -> None:
-    _fill(simulator, store, 3)
+    fill_store(simulator, store, 3)
     warehouse = _sqlite_warehouse(tmp_path, monkeypatch)
     op = HbSmsLoadToSqlOperator(
         task_id="load", sql_conn_id="wh", store_url=str(store.engine.url), table_prefix=prefix
@@ -74,7 +73,7 @@ def test_an_injected_prefix_touches_nothing_on_sqlite(
 def test_a_mixed_case_prefix_and_a_keyword_are_quoted(
     simulator, hbsms_conn, store, tmp_path, monkeypatch
 ) -> None:
-    _fill(simulator, store, 3)
+    fill_store(simulator, store, 3)
     warehouse = _sqlite_warehouse(tmp_path, monkeypatch)
     op = HbSmsLoadToSqlOperator(
         task_id="load", sql_conn_id="wh", store_url=str(store.engine.url), table_prefix="Order_"
@@ -99,7 +98,7 @@ def _pg_warehouse(postgres_url: str, monkeypatch) -> tuple[str, object]:
 def test_an_injected_name_touches_nothing_on_postgres(
     simulator, hbsms_conn, store, postgres_url, monkeypatch, field, value
 ) -> None:
-    _fill(simulator, store, 3)
+    fill_store(simulator, store, 3)
     _, hook = _pg_warehouse(postgres_url, monkeypatch)
     op = HbSmsLoadToSqlOperator(
         task_id="load", sql_conn_id="pgwh", store_url=str(store.engine.url), **{field: value}
@@ -117,7 +116,7 @@ def test_an_injected_name_touches_nothing_on_postgres(
 def test_a_schema_is_quoted_on_postgres(
     simulator, hbsms_conn, store, postgres_url, monkeypatch
 ) -> None:
-    _fill(simulator, store, 3)
+    fill_store(simulator, store, 3)
     schema, hook = _pg_warehouse(postgres_url, monkeypatch)
     op = HbSmsLoadToSqlOperator(
         task_id="load",

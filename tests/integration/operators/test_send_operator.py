@@ -6,8 +6,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -23,31 +22,7 @@ from airflow_provider_hbsms.operators.send import (
     HbSmsSendOperator,
 )
 from airflow_provider_hbsms.protocol import HbSmsError, HbSmsValidationError
-
-if TYPE_CHECKING:
-    from airflow_provider_hbsms.store import Store
-
-RUN = "manual__2026-11-25T00:00:00+00:00"
-
-
-def context(task_id: str = "send", map_index: int = -1, run_id: str = RUN) -> dict[str, Any]:
-    return {"ti": SimpleNamespace(dag_id="d", task_id=task_id, run_id=run_id, map_index=map_index)}
-
-
-def customers(n: int, start: int = 0) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "mobile": [f"139{i:08d}" for i in range(start, start + n)],
-            "name": [f"客户{i}" for i in range(start, start + n)],
-            "balance": [i * 1.5 for i in range(start, start + n)],
-        }
-    )
-
-
-def personalized(frame: Any, store: Store, **kwargs: Any) -> HbSmsPersonalizedSendOperator:
-    kwargs.setdefault("task_id", "send")
-    kwargs.setdefault("template", "尊敬的{name}，您的余额为{balance}元")
-    return HbSmsPersonalizedSendOperator(input=frame, store_url=str(store.engine.url), **kwargs)
+from tests.fixtures.operators import RUN, context, customers, personalized
 
 
 def test_personalized_campaign_from_a_dataframe(simulator, hbsms_conn, store) -> None:

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from airflow_provider_hbsms.collector import Collector
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
@@ -25,8 +25,9 @@ from airflow_provider_hbsms.store import Store
 from airflow_provider_hbsms.store.db import make_engine
 from airflow_provider_hbsms.store.migrations import LIMITS, forget_limits
 from airflow_provider_hbsms.store.schema import inbound, quarantine, replies, reports
+from tests.fixtures.database import legacy_store
+from tests.fixtures.receiver import TOKEN, ReceiverServer
 from tests.fixtures.simulator import SIM_CORP_ID
-from tests.test_receiver import TOKEN, _Server
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,29 +46,6 @@ def store_url(request: pytest.FixtureRequest) -> str:
     return str(
         request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
     )
-
-
-def legacy_store(url: str) -> Store:
-    """A store as the previous version of the provider left it (schema version 1: numbers of
-    11 characters, msg_id 50, err 32, reply ext 20), opened without migrating it."""
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            for table, column, size in (
-                ("hbsms_reports", "mobile", 11),
-                ("hbsms_reports", "msg_id", 50),
-                ("hbsms_reports", "err", 32),
-                ("hbsms_replies", "mobile", 11),
-                ("hbsms_replies", "ext", 20),
-                ("hbsms_opt_outs", "mobile", 11),
-            ):
-                conn.execute(
-                    text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR({size})")
-                )
-        conn.execute(text("DELETE FROM hbsms_schema"))
-    engine.dispose()
-    forget_limits()
-    return Store(make_engine(url, migrate=False))
 
 
 def _canonical(fragment: str) -> str:
@@ -156,7 +134,7 @@ def test_fault_suite_every_item_stored_once_or_quarantined_then_replayed(
 ) -> None:
     store = legacy_store(store_url)
     settings = ReceiverSettings(token=TOKEN, store_factory=lambda: store)
-    with _Server(settings) as url:
+    with ReceiverServer(settings) as url:
         simulator.config.push_timeout, simulator.config.push_interval = 10.0, 0.2
         # Pushes: reports declared GBK (bytes GB18030), replies declared UTF-8 (bytes GB18030).
         simulator.inject_fault("bad_items", "push:reports")

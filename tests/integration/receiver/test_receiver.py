@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import requests
-import uvicorn
 from fastapi.testclient import TestClient
 
 from airflow_provider_hbsms.protocol import Report, build_reports_xml
@@ -23,9 +22,10 @@ from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mounted
 from airflow_provider_hbsms.store import Store, open_store
 from airflow_provider_hbsms.store.schema import dead_letters, quarantine, reports
-from tests.fixtures.simulator import sim_account
+from tests.fixtures.database import claimed
+from tests.fixtures.receiver import TOKEN, ReceiverServer, count_reports
+from tests.fixtures.simulator import SIM_CREDENTIALS, sim_account
 
-TOKEN = "t0ken-for-tests"
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
@@ -41,11 +41,6 @@ def _reports(n: int, start: int = 0) -> list[Report]:
     ]
 
 
-def _count(store: Store) -> int:
-    with store.engine.connect() as conn:
-        return len(conn.execute(reports.select()).all())
-
-
 @pytest.fixture
 def client(store: Store) -> TestClient:
     settings = ReceiverSettings(token=TOKEN, store_factory=lambda: store)
@@ -57,7 +52,7 @@ def test_stores_then_answers_0_and_is_idempotent(client, store) -> None:
     for _ in range(3):  # the gateway's re-pushes
         response = client.post(f"/hbsms/{TOKEN}/reports", content=body)
         assert (response.status_code, response.text) == (200, "0")
-    assert _count(store) == 100
+    assert count_reports(store) == 100
     replies = build_replies_xml([Reply("13800000001", "退订", "12"), Reply("13800000002", "好")])
     assert client.post(f"/hbsms/{TOKEN}/replies", content=replies).text == "0"
     assert store.opt_outs.all() == {"13800000001"}
@@ -80,7 +75,7 @@ def test_refuses_bad_bodies_and_keeps_serving(client, store, body, status) -> No
     assert (response.status_code, response.text) == (status, "9")
     good = client.post(f"/hbsms/{TOKEN}/reports", content=build_reports_xml(_reports(1)))
     assert good.text == "0"
-    assert _count(store) == 1
+    assert count_reports(store) == 1
 
 
 def test_an_unreadable_item_is_quarantined_and_the_body_answered_0(client, store) -> None:
@@ -92,7 +87,7 @@ def test_an_unreadable_item_is_quarantined_and_the_body_answered_0(client, store
     )
     for _ in range(2):
         assert client.post(f"/hbsms/{TOKEN}/reports", content=body).text == "0"
-    assert _count(store) == 1
+    assert count_reports(store) == 1
     with store.engine.connect() as conn:
         held = [(r.reason, r.fragment) for r in conn.execute(quarantine.select())]
     assert held == [
@@ -126,34 +121,7 @@ def test_token_and_allowlist(store) -> None:
         mounted(create_app(ReceiverSettings(token="", store_factory=lambda: store)))
     )
     assert no_token.post("/hbsms//reports", content=body).status_code in (404, 405)
-    assert _count(store) == 0
-
-
-class _Server:
-    """The receiver on uvicorn in a thread, on a free loopback port."""
-
-    def __init__(self, settings: ReceiverSettings, app: object = None) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        config = uvicorn.Config(
-            app or mounted(create_app(settings)),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="error",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.01)
-        return f"http://127.0.0.1:{self.port}/hbsms/{TOKEN}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+    assert count_reports(store) == 0
 
 
 class _FlakyStore:
@@ -181,7 +149,6 @@ def test_reports_are_stored_while_a_reply_waits_for_indexing(store, monkeypatch)
     attributed; report pushes are answered meanwhile (SQLite, where reports are stored on the
     event loop)."""
     from airflow_provider_hbsms.store import sent
-    from tests.test_report_store import claimed
 
     claimed(store, "unread", batches=2, size=3, ext="5")
     indexing, release = threading.Event(), threading.Event()
@@ -193,7 +160,7 @@ def test_reports_are_stored_while_a_reply_waits_for_indexing(store, monkeypatch)
         return real_expand(*args, **kwargs)
 
     monkeypatch.setattr(sent, "expand", slow_expand)
-    with _Server(ReceiverSettings(token=TOKEN, store_factory=lambda: store)) as url:
+    with ReceiverServer(ReceiverSettings(token=TOKEN, store_factory=lambda: store)) as url:
         replied: list[requests.Response] = []
         reply_body = build_replies_xml([Reply("13100000001", "TD", "5")])
         replier = threading.Thread(
@@ -205,7 +172,7 @@ def test_reports_are_stored_while_a_reply_waits_for_indexing(store, monkeypatch)
         assert indexing.wait(10)
         # The reply is still indexing: a report push is answered and stored all the same.
         answer = requests.post(f"{url}/reports", data=build_reports_xml(_reports(50)), timeout=5)
-        assert (answer.status_code, answer.text, _count(store)) == (200, "0", 50)
+        assert (answer.status_code, answer.text, count_reports(store)) == (200, "0", 50)
         assert not replied
         release.set()
         replier.join(10)
@@ -219,24 +186,25 @@ def test_simulator_pushes_with_retries_each_report_stored_once(
     simulator_factory, store, mode, monkeypatch
 ) -> None:
     _FlakyStore(monkeypatch, mode)
-    with _Server(ReceiverSettings(token=TOKEN, store_factory=lambda: store)) as url:
+    with ReceiverServer(ReceiverSettings(token=TOKEN, store_factory=lambda: store)) as url:
         sim = simulator_factory(
             accounts=[sim_account(report_push_url=f"{url}/reports")],
             push_timeout=0.3,
             push_interval=0.05,
         )
         from airflow_provider_hbsms.protocol import PersonalizedItem, build_personalized_body
-        from tests.test_simulator import CREDS
 
         items = [PersonalizedItem(f"137{i:08d}", f"p{i}", "hi") for i in range(150)]
-        requests.post(sim.base_url + "/hSmsSend.do", data=build_personalized_body(CREDS, items))
+        requests.post(
+            sim.base_url + "/hSmsSend.do", data=build_personalized_body(SIM_CREDENTIALS, items)
+        )
         deadline = time.monotonic() + 15
         while sum(a.outcome == "ok" for a in sim.push_log()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(1.2)  # let a slow first attempt finish its commit
     log = sim.push_log()
     assert any(a.attempt > 1 for a in log)  # the gateway did re-push
-    assert _count(store) == 150
+    assert count_reports(store) == 150
     with store.engine.connect() as conn:
         keys = [(r.mobile, r.msg_id, r.sub_seq) for r in conn.execute(reports.select())]
     assert len(set(keys)) == len(keys) == 150
@@ -340,7 +308,7 @@ def test_on_postgres_concurrent_overlapping_pushes_are_stored_once(pg_store: Sto
 
     settings = ReceiverSettings(token=TOKEN, store_factory=lambda: pg_store)
     bodies = [build_reports_xml(_reports(100, start)) for start in (0, 50, 100, 0, 150, 50)]
-    with _Server(settings, app=standalone_app(settings)) as url:
+    with ReceiverServer(settings, app=standalone_app(settings)) as url:
 
         def push(body: bytes) -> str:
             return requests.post(f"{url}/reports", data=body, timeout=30).text
@@ -350,5 +318,5 @@ def test_on_postgres_concurrent_overlapping_pushes_are_stored_once(pg_store: Sto
         replies = build_replies_xml([Reply("13800000001", "TD", "")])
         assert requests.post(f"{url}/replies", data=replies, timeout=30).text == "0"
     assert answers == ["0"] * 6
-    assert _count(pg_store) == 250
+    assert count_reports(pg_store) == 250
     assert pg_store.opt_outs.all() == {"13800000001"}

@@ -17,8 +17,8 @@ import requests
 from airflow_provider_hbsms.protocol import Reply, Report, build_reports_xml
 from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, standalone_app
+from tests.fixtures.receiver import TOKEN, ReceiverServer, count_reports
 from tests.fixtures.simulator import SIM_CORP_ID, sim_account
-from tests.test_receiver import TOKEN, _count, _Server
 
 if TYPE_CHECKING:
     from airflow_provider_hbsms.store import Store
@@ -44,7 +44,7 @@ def test_store_locked_25s_health_within_1s_pushes_within_20s(
 ) -> None:
     settings = ReceiverSettings(token=TOKEN, store_factory=lambda: store)
     database = store.engine.url.database
-    with _Server(settings, app=standalone_app(settings)) as url:
+    with ReceiverServer(settings, app=standalone_app(settings)) as url:
         health_url = url.replace(f"/{TOKEN}", "/health")
         # Open the store (first push) before the lock is taken, as a running receiver would be.
         assert (
@@ -107,4 +107,4 @@ def test_store_locked_25s_health_within_1s_pushes_within_20s(
     log = sim.push_log()
     assert [a.outcome == "ok" for a in log][-1], log
     assert all(a.at - log[0].at < 60 for a in log)
-    assert _count(store) == 101
+    assert count_reports(store) == 101

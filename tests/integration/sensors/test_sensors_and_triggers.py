@@ -5,28 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import pandas as pd
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
 from airflow_provider_hbsms.protocol import AuthenticationError, HbSmsError, Reply
 from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
 from airflow_provider_hbsms.sensors.reply import HbSmsReplySensor
 from airflow_provider_hbsms.triggers.delivery import HbSmsDeliveryTrigger
 from airflow_provider_hbsms.triggers.reply import HbSmsReplyEventTrigger, HbSmsReplyTrigger
 from airflow_provider_hbsms.waiting import ReplyCondition, WaitFailedError
+from tests.fixtures.operators import context, send_campaign
 from tests.fixtures.simulator import connection_for, sim_account
-from tests.test_send_operator import context
-
-
-def _send(store, n: int = 20, ext: str = "") -> dict[str, Any]:
-    frame = pd.DataFrame({"mobile": [f"136{i:08d}" for i in range(n)], "t": ["你好"] * n})
-    return HbSmsPersonalizedSendOperator(
-        task_id="send", input=frame, content_column="t", ext=ext, store_url=str(store.engine.url)
-    ).execute(context())
 
 
 @pytest.fixture
@@ -39,7 +29,7 @@ def delayed(simulator_factory, monkeypatch, tmp_path):
 
 
 def test_delivery_sensor_pokes_until_final(delayed, store) -> None:
-    sent = _send(store)
+    sent = send_campaign(store)
     sensor = HbSmsDeliveryReportSensor(
         task_id="wait", campaign_key=sent, store_url=str(store.engine.url), poke_interval=0.1
     )
@@ -55,7 +45,7 @@ def test_delivery_sensor_pokes_until_final(delayed, store) -> None:
 
 
 def test_delivered_fraction_target(delayed, store) -> None:
-    sent = _send(store)
+    sent = send_campaign(store)
     delayed.flush_reports()
     sensor = HbSmsDeliveryReportSensor(
         task_id="wait",
@@ -67,7 +57,7 @@ def test_delivered_fraction_target(delayed, store) -> None:
 
 
 def test_deferrable_delivery_sensor_and_its_trigger(delayed, store) -> None:
-    sent = _send(store)
+    sent = send_campaign(store)
     sensor = HbSmsDeliveryReportSensor(
         task_id="wait",
         campaign_key=sent,
@@ -97,7 +87,7 @@ def test_deferrable_delivery_sensor_and_its_trigger(delayed, store) -> None:
 
 
 def test_reply_sensor_and_trigger(delayed, store) -> None:
-    sent = _send(store, ext="77")
+    sent = send_campaign(store, ext="77")
     sensor = HbSmsReplySensor(
         task_id="reply",
         campaign_key=sent,
@@ -181,7 +171,7 @@ def _delivery_sensor(store, sent, **kwargs) -> HbSmsDeliveryReportSensor:
 
 @pytest.mark.parametrize("fault", ["http_500", "close_before_processing"])
 def test_sensor_rides_out_passing_gateway_failures(delayed, store, fault) -> None:
-    sent = _send(store)
+    sent = send_campaign(store)
     delayed.flush_reports()
     delayed.inject_fault(fault, endpoint="/post_report.do", count=3)
     sensor = _delivery_sensor(store, sent, poke_interval=0.05, max_consecutive_failures=3)
@@ -191,7 +181,7 @@ def test_sensor_rides_out_passing_gateway_failures(delayed, store, fault) -> Non
 
 
 def test_sensor_fails_past_the_limit_with_the_last_error(delayed, store) -> None:
-    sent = _send(store)
+    sent = send_campaign(store)
     delayed.inject_fault("http_500", endpoint="/post_report.do", count=None)
     sensor = _delivery_sensor(store, sent, max_consecutive_failures=2)
     assert sensor.poke(context()).is_done is False
@@ -203,7 +193,7 @@ def test_sensor_fails_past_the_limit_with_the_last_error(delayed, store) -> None
 
 
 def test_sensor_count_starts_again_after_a_good_check(delayed, store) -> None:
-    sent = _send(store)
+    sent = send_campaign(store)
     sensor = _delivery_sensor(store, sent, max_consecutive_failures=1)
     for _ in range(3):  # fail, succeed, fail, ...: never two in a row
         delayed.inject_fault("http_500", endpoint="/post_report.do", count=1)
@@ -222,7 +212,7 @@ def test_sensor_fails_at_once_on_what_no_retry_cures(simulator_factory, monkeypa
 
 
 def test_sensor_in_reschedule_mode_keeps_its_count_in_the_store(delayed, store) -> None:
-    sent = _send(store)
+    sent = send_campaign(store)
     delayed.inject_fault("http_500", endpoint="/post_report.do", count=None)
 
     def fresh() -> HbSmsDeliveryReportSensor:  # each reschedule is a new instance
@@ -243,7 +233,7 @@ def _run_trigger(trigger, timeout: float = 20.0):  # type: ignore[no-untyped-def
 
 
 def test_trigger_rides_out_failures_then_fires(delayed, store) -> None:
-    sent = _send(store)
+    sent = send_campaign(store)
     delayed.flush_reports()
     delayed.inject_fault("close_before_processing", endpoint="/post_report.do", count=2)
     sensor = _delivery_sensor(store, sent, deferrable=True, poke_interval=0.05)
@@ -257,7 +247,7 @@ def test_trigger_rides_out_failures_then_fires(delayed, store) -> None:
 
 
 def test_trigger_reports_the_last_error_past_the_limit(delayed, store) -> None:
-    sent = _send(store)
+    sent = send_campaign(store)
     delayed.inject_fault("http_500", endpoint="/post_report.do", count=None)
     sensor = _delivery_sensor(
         store, sent, deferrable=True, poke_interval=0.05, max_consecutive_failures=3

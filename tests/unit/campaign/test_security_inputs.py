@@ -17,7 +17,7 @@ from airflow_provider_hbsms.campaign.rejects_file import resolve_rejects_path, s
 from airflow_provider_hbsms.campaign.rows import MessageSpec, RowChecker
 from airflow_provider_hbsms.protocol.errors import HbSmsValidationError, InvalidFieldError
 from airflow_provider_hbsms.protocol.validation import check_content
-from tests.test_send_operator import context, personalized
+from tests.fixtures.operators import context, personalized
 
 if TYPE_CHECKING:
     from pathlib import Path

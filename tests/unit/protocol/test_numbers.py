@@ -18,10 +18,9 @@ from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mo
 from airflow_provider_hbsms.store import Store
 from airflow_provider_hbsms.store.db import make_engine
 from airflow_provider_hbsms.store.migrations import forget_limits
-from tests.test_ingest_faults import legacy_store
-from tests.test_receiver import TOKEN
-from tests.test_report_store import claimed
-from tests.test_send_operator import context
+from tests.fixtures.database import claimed, legacy_store
+from tests.fixtures.operators import context
+from tests.fixtures.receiver import TOKEN
 
 FORMS = [
     "+8613812340001",

@@ -25,9 +25,9 @@ from airflow_provider_hbsms.store import Store, migrations
 from airflow_provider_hbsms.store.intake import Intake
 from airflow_provider_hbsms.store.replay import replay
 from airflow_provider_hbsms.store.schema import dead_letters, inbound, quarantine, reports
-from tests.test_ingest_faults import legacy_store
-from tests.test_receiver import TOKEN
-from tests.test_send_operator import context
+from tests.fixtures.database import legacy_store
+from tests.fixtures.operators import context
+from tests.fixtures.receiver import TOKEN
 
 GOOD = "<report><mobile>13800000001</mobile><msg_id>good-{n}</msg_id><err>0</err></report>"
 

@@ -15,6 +15,7 @@ from airflow_provider_hbsms.protocol.models import GATEWAY_TZ
 from airflow_provider_hbsms.store import Store
 from airflow_provider_hbsms.store.db import make_engine
 from airflow_provider_hbsms.store.schema import reports, sent_messages
+from tests.fixtures.database import claimed
 
 
 def sent(store: Store, campaign: str, messages: list[tuple[str, str, int]], ext: str = "") -> None:
@@ -34,33 +35,6 @@ def sent(store: Store, campaign: str, messages: list[tuple[str, str, int]], ext:
     ]
     with store.engine.begin() as conn:
         conn.execute(sent_messages.insert(), rows)
-
-
-def claimed(
-    store: Store, campaign: str, batches: int, size: int, ext: str = "", segments: int = 1
-) -> None:
-    """Claim ``batches`` batches of ``size`` messages through the ledger, as a send does (their
-    messages journaled, not yet indexed)."""
-    from airflow_provider_hbsms.store.ledger import SendLedger
-    from airflow_provider_hbsms.store.sent import SentColumns
-
-    ledger = SendLedger(store.engine)
-    for batch in range(batches):
-        ledger.claim(
-            batch_key=f"{campaign}-{batch}",
-            campaign_key=campaign,
-            batch_no=batch,
-            endpoint="/hSmsSend.do",
-            content_hash="h",
-            submitted=size,
-            segments=size * segments,
-            messages=SentColumns.of(
-                [
-                    (f"{campaign}-{batch}-{i}", f"13{batch % 10}{i:08d}", ext, segments)
-                    for i in range(size)
-                ]
-            ),
-        )
 
 
 def report(msg_id: str, mobile: str, sub_seq: int = 0, err: str = "0", desc: str = "") -> Report:
