@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.airflow_env",
     "tests.fixtures.dag_runs",
+    "tests.fixtures.push_receiver",
 ]

@@ -4,7 +4,6 @@ A batch whose lease expired is unknown, as before leases."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -29,8 +28,11 @@ from airflow_provider_hbsms.store.ledger import PENDING, SendLedger
 from airflow_provider_hbsms.store.schema import send_leases
 from airflow_provider_hbsms.store.sent import SentColumns
 from tests.fixtures.simulator import connection_for
+from tests.fixtures.threads import outcomes_together
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from airflow_provider_hbsms.simulator import GatewaySimulator
 
 SPEC = MessageSpec("personalized", content_column="text")
@@ -58,11 +60,9 @@ def store_url(request: pytest.FixtureRequest) -> str:
 
 def _two_tries_at_once(url: str, frame: pd.DataFrame, connections: int) -> list[Any]:
     """Run two tries of one campaign in two threads, each with its own engine (as two worker
-    processes would have), started together; each try's report or exception."""
-    results: list[Any] = [None, None]
-    start = threading.Barrier(2)
+    processes would have), planned apart and sending together; each try's report or exception."""
 
-    def one_try(slot: int) -> None:
+    def plan(_: int) -> tuple[Engine, Campaign]:
         engine = make_engine(url)
         try:
             campaign = Campaign(
@@ -72,19 +72,19 @@ def _two_tries_at_once(url: str, frame: pd.DataFrame, connections: int) -> list[
                 CampaignOptions(batch_size=100, connections=connections),
             )
             campaign.plan()
-            start.wait()
-            results[slot] = campaign.send(HbSmsHook().client, SendLedger(engine))
-        except BaseException as exc:
-            results[slot] = exc
+        except BaseException:
+            engine.dispose()
+            raise
+        return engine, campaign
+
+    def send(planned: tuple[Engine, Campaign]) -> SendReport:
+        engine, campaign = planned
+        try:
+            return campaign.send(HbSmsHook().client, SendLedger(engine))
         finally:
             engine.dispose()
 
-    threads = [threading.Thread(target=one_try, args=(slot,)) for slot in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=240)
-    return results
+    return outcomes_together(send, 2, setup=plan, timeout=240)
 
 
 @pytest.mark.parametrize("connections", [1, 3])

@@ -30,6 +30,7 @@ from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
 from airflow_provider_hbsms.store import open_store
 from airflow_provider_hbsms.store.schema import replies, reports
 from tests.fixtures.simulator import SIM_CORP_ID, SIM_PASSWORD, SIM_SERVICE, sim_account
+from tests.fixtures.threads import run_together
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -110,22 +111,11 @@ def _push(url: str, body: bytes) -> str:
 def _race(urls: list[str], kind: str, bodies: list[bytes], rounds: int = 2) -> list[str]:
     """Push every body to every process at the same moment, ``rounds`` times over."""
     answers: list[str] = []
-    lock = threading.Lock()
     for _ in range(rounds):
         for body in bodies:
-            barrier = threading.Barrier(len(urls))
-
-            def push(url: str, body: bytes = body, barrier: threading.Barrier = barrier) -> None:
-                barrier.wait()
-                answer = _push(f"{url}/hbsms/{TOKEN}/{kind}", body)
-                with lock:
-                    answers.append(answer)
-
-            threads = [threading.Thread(target=push, args=(u,)) for u in urls]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            answers += run_together(
+                lambda i, body=body: _push(f"{urls[i]}/hbsms/{TOKEN}/{kind}", body), len(urls)
+            )
     return answers
 
 

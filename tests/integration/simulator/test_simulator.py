@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import pytest
@@ -34,7 +32,7 @@ from airflow_provider_hbsms.simulator.gateway import Gateway
 from tests.fixtures.simulator import SIM_CORP_ID, SIM_PASSWORD, sim_account
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from tests.fixtures.push_receiver import PushReceiver
 
 CREDS = Credentials(SIM_CORP_ID, "s3cret&pwd=%+", "svc")
 
@@ -141,38 +139,11 @@ def test_any_valid_message_round_trips_through_the_gateway(items) -> None:
     assert [(r.mobile, r.msg_id, r.content) for r in gateway.received] == items
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    """Answers pushes: the first ``fail_first`` get ``9``, later ones ``0``."""
-
-    fail_first: ClassVar[int] = 1
-    bodies: ClassVar[list[bytes]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).bodies.append(body)
-        answer = b"9" if len(type(self).bodies) <= type(self).fail_first else b"0"
-        self.send_response(200)
-        self.send_header("Content-Length", "1")
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def push_target() -> Iterator[str]:
-    _Receiver.bodies = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/push"
-    server.shutdown()
-    server.server_close()
-
-
-def test_pushes_retry_until_the_customer_answers_0(simulator_factory, push_target) -> None:
-    account = sim_account(report_push_url=push_target, reply_push_url=push_target)
+def test_pushes_retry_until_the_customer_answers_0(
+    simulator_factory, push_receiver: PushReceiver
+) -> None:
+    push_receiver.fail_first = 1
+    account = sim_account(report_push_url=push_receiver.url, reply_push_url=push_receiver.url)
     sim = simulator_factory(accounts=[account], push_interval=0.05, push_retries=3)
     body = build_send_body(CREDS, ["13800138000", "13800138001"], "hi", "m1")
     assert _post(sim, Endpoint.SEND, body) == "0#2"
@@ -183,28 +154,27 @@ def test_pushes_retry_until_the_customer_answers_0(simulator_factory, push_targe
         ("reports", 1),
         ("reports", 2),
     ]
-    reports = [r for b in _Receiver.bodies if b"<reports>" in b for r in parse_reports(b)]
+    reports = [r for b in push_receiver.bodies if b"<reports>" in b for r in parse_reports(b)]
     # The same body was pushed twice (first answer was 9): both copies carry the 2 reports.
     assert len(reports) == 4
     assert {r.mobile for r in reports} == {"13800138000", "13800138001"}
-    replies = [r for b in _Receiver.bodies if b"<delivers>" in b for r in parse_replies(b)]
+    replies = [r for b in push_receiver.bodies if b"<delivers>" in b for r in parse_replies(b)]
     assert [r.content for r in replies] == ["TD"]
     # Pushed items are not offered to pulls as well.
     assert requests.post(sim.base_url + "/post_report.do", data=_pull()).text == "0"
 
 
-def test_pushes_give_up_after_the_retries(simulator_factory, push_target) -> None:
-    _Receiver.fail_first = 99
-    try:
-        sim = simulator_factory(
-            accounts=[sim_account(report_push_url=push_target)], push_interval=0.01, push_retries=3
-        )
-        _post(sim, Endpoint.SEND, build_send_body(CREDS, ["13800138000"], "hi", "m1"))
-        _wait_for(lambda: len(sim.push_log()) == 4)
-        assert [a.attempt for a in sim.push_log()] == [1, 2, 3, 4]
-        assert all(a.outcome.startswith("reply") for a in sim.push_log())
-    finally:
-        _Receiver.fail_first = 1
+def test_pushes_give_up_after_the_retries(simulator_factory, push_receiver: PushReceiver) -> None:
+    push_receiver.fail_first = 99
+    sim = simulator_factory(
+        accounts=[sim_account(report_push_url=push_receiver.url)],
+        push_interval=0.01,
+        push_retries=3,
+    )
+    _post(sim, Endpoint.SEND, build_send_body(CREDS, ["13800138000"], "hi", "m1"))
+    _wait_for(lambda: len(sim.push_log()) == 4)
+    assert [a.attempt for a in sim.push_log()] == [1, 2, 3, 4]
+    assert all(a.outcome.startswith("reply") for a in sim.push_log())
 
 
 @pytest.mark.parametrize("kind", ["close_before_processing", "close_after_processing", "http_500"])

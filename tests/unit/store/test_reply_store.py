@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ import pytest
 from airflow_provider_hbsms.protocol.models import GATEWAY_TZ, Reply
 from airflow_provider_hbsms.store.replies import normalize_keyword, reply_key
 from airflow_provider_hbsms.store.schema import sent_messages
+from tests.fixtures.threads import run_together
 
 if TYPE_CHECKING:
     from airflow_provider_hbsms.store import Store
@@ -159,18 +159,7 @@ def test_find_filters_and_rows_after(any_store: Store) -> None:
 @pytest.mark.postgres
 def test_concurrent_writers_keep_each_reply_once(pg_store: Store) -> None:
     batch = [reply(f"1380000{i:04d}", "退订" if i % 2 else "ok") for i in range(60)]
-    results = []
-    barrier = threading.Barrier(3)
-
-    def write() -> None:
-        barrier.wait()
-        results.append(pg_store.replies.add(batch, source="push"))
-
-    threads = [threading.Thread(target=write) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(lambda _: pg_store.replies.add(batch, source="push"), 3)
     assert sum(r.new for r in results) == 60
     assert sum(len(r.opted_out) for r in results) == 30
     assert len(pg_store.replies.find()) == 60

@@ -16,6 +16,7 @@ from airflow_provider_hbsms.store import Store
 from airflow_provider_hbsms.store.db import make_engine
 from airflow_provider_hbsms.store.schema import reports, sent_messages
 from tests.fixtures.database import claimed
+from tests.fixtures.threads import outcomes_together, run_together
 
 
 def sent(store: Store, campaign: str, messages: list[tuple[str, str, int]], ext: str = "") -> None:
@@ -77,18 +78,7 @@ def test_add_rolls_back_with_the_callers_transaction(store: Store) -> None:
 def test_concurrent_writers_store_each_report_once(pg_store: Store) -> None:
     """The gateway's re-push and a pull of the same reports racing: one row each."""
     batch = [report(f"m{i}", f"1380000{i:04d}") for i in range(300)]
-    counts: list[int] = []
-    barrier = threading.Barrier(4)
-
-    def write() -> None:
-        barrier.wait()
-        counts.append(pg_store.reports.add(batch, source="push"))
-
-    threads = [threading.Thread(target=write) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    counts = run_together(lambda _: pg_store.reports.add(batch, source="push"), 4)
     assert sum(counts) == 300
     assert _stored(pg_store) == 300
 
@@ -218,24 +208,14 @@ def test_stores_opened_at_once_on_a_new_database(
 ) -> None:
     """Receiver workers starting together each create the tables: none of them fails."""
     url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "postgres_url")
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(6)
 
     def open_and_write(n: int) -> None:
-        barrier.wait()
-        try:
-            engine = make_engine(url)
-            Store(engine).reports.add([report(f"m{n}", "13800000001")], source="push")
-            engine.dispose()
-        except BaseException as exc:  # collected for the assertion below
-            errors.append(exc)
+        engine = make_engine(url)
+        Store(engine).reports.add([report(f"m{n}", "13800000001")], source="push")
+        engine.dispose()
 
-    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    outcomes = outcomes_together(open_and_write, 6)
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
     engine = make_engine(url)
     assert _stored(Store(engine)) == 6
     engine.dispose()
@@ -315,24 +295,11 @@ def test_readers_expanding_at_once_index_each_message_once(any_store: Store) -> 
     """Several readers (sensors, the receiver, loaders) may find the same batches waiting to
     be indexed: each message still gets exactly one row, and every reader succeeds."""
     claimed(any_store, "together", batches=6, size=200)
-    totals: list[int] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
-
-    def read() -> None:
-        barrier.wait()
-        try:
-            totals.append(any_store.reports.summary(campaign_key="together").total)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=read) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert totals == [1200] * 4
+    outcomes = outcomes_together(
+        lambda _: any_store.reports.summary(campaign_key="together").total, 4
+    )
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    assert outcomes == [1200] * 4
     with any_store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(sent_messages)).scalar_one() == 1200
 
