@@ -112,6 +112,7 @@ def test_authentication_codes(simulator, monkeypatch, change, codes) -> None:
     hook = _hook(simulator, monkeypatch, **change)
     for endpoint, call in _all_calls(hook).items():
         _expect(call, AuthenticationError, endpoint, codes[endpoint])
+    assert simulator.received() == []  # refused before anything is taken
 
 
 def test_closed_account(simulator, monkeypatch) -> None:
@@ -120,6 +121,7 @@ def test_closed_account(simulator, monkeypatch) -> None:
     codes = {SEND: "101", PERS: "101", BAL: "101", REPORTS: "-11", REPLIES: "-11"}
     for endpoint, call in _all_calls(hook).items():
         _expect(call, AccountClosedError, endpoint, codes[endpoint])
+    assert simulator.received() == []
 
 
 def test_ip_not_allowed(simulator, monkeypatch) -> None:

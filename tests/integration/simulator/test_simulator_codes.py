@@ -70,34 +70,6 @@ def _personalized(
 
 
 @pytest.mark.parametrize(
-    ("creds", "send_code", "pull_code"),
-    [
-        (Credentials("nobody", SIM_PASSWORD, SIM_SERVICE), "106", "-16"),
-        (Credentials(SIM_CORP_ID, "wrong", SIM_SERVICE), "107", "-17"),
-    ],
-)
-def test_authentication_codes(
-    simulator: GatewaySimulator, creds: Credentials, send_code: str, pull_code: str
-) -> None:
-    assert _send(simulator, creds) == send_code
-    items = build_personalized_body(creds, _items(1))
-    assert _raw(simulator, Endpoint.PERSONALIZED_SEND.path, items) == send_code
-    assert _raw(simulator, Endpoint.BALANCE.path, build_balance_body(creds)) == send_code
-    assert _raw(simulator, Endpoint.PULL_REPORTS.path, build_pull_body(creds)) == pull_code
-    assert _raw(simulator, Endpoint.PULL_REPLIES.path, build_pull_body(creds)) == pull_code
-    assert simulator.received() == []
-
-
-def test_closed_account(simulator: GatewaySimulator) -> None:
-    simulator.update_account(SIM_CORP_ID, closed=True)
-    assert _send(simulator) == "101"
-    assert _personalized(simulator, _items(1)) == "101"
-    assert _raw(simulator, Endpoint.BALANCE.path, build_balance_body(CREDS)) == "101"
-    assert _raw(simulator, Endpoint.PULL_REPORTS.path, build_pull_body(CREDS)) == "-11"
-    assert _raw(simulator, Endpoint.PULL_REPLIES.path, build_pull_body(CREDS)) == "-11"
-
-
-@pytest.mark.parametrize(
     ("allowed", "code"),
     [(("10.0.0.1",), "108"), (("10.0.0.0/8", "192.168.0.0/16"), "108"), (("127.0.0.0/8",), "0#1")],
 )
