@@ -1,10 +1,10 @@
-"""Bad or hostile input: control characters, empty and broken files, rejects files that a
-spreadsheet would run, rejects paths that climb out of their folder."""
+"""Bad or hostile input: control characters, broken files, rejects files that a spreadsheet
+would run, rejects paths that climb out of their folder (the send operator meeting them is in
+tests/integration/operators/test_bad_inputs.py)."""
 
 from __future__ import annotations
 
 import bz2
-import csv
 import gzip
 from typing import TYPE_CHECKING
 
@@ -15,7 +15,7 @@ from airflow_provider_hbsms.campaign import columnwise
 from airflow_provider_hbsms.campaign.inputs import InputFileError, row_source
 from airflow_provider_hbsms.campaign.rejects_file import resolve_rejects_path, spreadsheet_safe
 from airflow_provider_hbsms.campaign.rows import MessageSpec, RowChecker
-from airflow_provider_hbsms.protocol.errors import HbSmsValidationError, InvalidFieldError
+from airflow_provider_hbsms.protocol.errors import InvalidFieldError
 from airflow_provider_hbsms.protocol.validation import check_content
 from tests.fixtures.operators import context, personalized
 
@@ -58,38 +58,6 @@ def test_control_characters_are_refused_by_row_on_every_path(char: str) -> None:
         assert len(messages) == 2
         assert [(p.row, p.field) for p in problems] == [(1, "content")]
         assert "control characters" in problems[0].rule
-
-
-def test_a_csv_with_a_nul_is_not_sent(simulator, hbsms_conn, store, tmp_path) -> None:
-    path = tmp_path / "nul.csv"
-    path.write_bytes(b"mobile,text\n13900000001,ok\n13900000002,bad\x00text\n")
-    op = personalized(str(path), store, template=None, content_column="text")
-    with pytest.raises(HbSmsValidationError, match="row 1: content: must not hold control"):
-        op.execute(context())
-    assert simulator.received() == []
-
-
-# ------------------------------------------------------------------ empty input
-
-
-@pytest.mark.parametrize("content", [b"", b"mobile,name,balance\n"], ids=["empty", "header-only"])
-def test_an_empty_input_fails_by_default(simulator, hbsms_conn, store, tmp_path, content) -> None:
-    path = tmp_path / "empty.csv"
-    path.write_bytes(content)
-    with pytest.raises(HbSmsValidationError, match=r"input: file .*empty.csv has no rows"):
-        personalized(str(path), store).execute(context())
-    result = personalized(str(path), store, on_empty="allow", task_id="allowed").execute(
-        context("allowed")
-    )
-    assert (result["rows"], result["messages"]) == (0, 0)
-    assert simulator.received() == []
-
-
-def test_an_empty_dataframe_fails_by_default(simulator, hbsms_conn, store) -> None:
-    with pytest.raises(HbSmsValidationError, match="DataFrame of 0 rows has no rows"):
-        personalized(pd.DataFrame({"mobile": [], "name": [], "balance": []}), store).execute(
-            context()
-        )
 
 
 # ------------------------------------------------------------------ bad files
@@ -136,14 +104,6 @@ def test_a_bad_file_names_the_file_and_what_is_wrong(tmp_path, case) -> None:
     assert problem in str(raised.value)
 
 
-def test_a_bad_file_fails_the_task_naming_it(simulator, hbsms_conn, store, tmp_path) -> None:
-    path = tmp_path / "broken.parquet"
-    path.write_bytes(b"definitely not parquet")
-    with pytest.raises(InputFileError, match=r"broken\.parquet: not a readable Parquet file"):
-        personalized(str(path), store).execute(context())
-    assert simulator.received() == []
-
-
 # ------------------------------------------------------------------ rejects files
 
 
@@ -152,24 +112,6 @@ def test_formula_cells_are_neutralized(cell: str) -> None:
     assert spreadsheet_safe(cell) == "'" + cell
     assert spreadsheet_safe("13900000001") == "13900000001"
     assert spreadsheet_safe(3) == 3
-
-
-def test_the_rejects_file_carries_no_formula(simulator, hbsms_conn, store, tmp_path) -> None:
-    frame = pd.DataFrame(
-        {
-            "mobile": ["13900000001", '=HYPERLINK("http://x")', "@cmd", "+86-bad"],
-            "name": ["a", "b", "c", "d"],
-            "balance": [1, 2, 3, 4],
-        }
-    )
-    rejects = tmp_path / "rejects.csv"
-    op = personalized(frame, store, on_invalid="skip", rejects_path=str(rejects))
-    op.execute(context())
-    with rejects.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))[1:]
-    values = [row[3] for row in rows]
-    assert values == ['\'=HYPERLINK("http://x")', "'@cmd", "'+86-bad"]
-    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r)
 
 
 @pytest.mark.parametrize("escape", ["../outside.csv", "a/../../outside.csv", "../../etc/x.csv"])
