@@ -4,23 +4,15 @@ whatever form the gateway or the user writes a number in."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from airflow_provider_hbsms.operators.send import HbSmsSendOperator
 from airflow_provider_hbsms.protocol import InvalidFieldError, Reply, Report, normalize_mobile
 from airflow_provider_hbsms.protocol.numbers import canonical_mobile
-from airflow_provider_hbsms.protocol.xmlcodec import build_replies_xml
-from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mounted
 from airflow_provider_hbsms.store import Store
 from airflow_provider_hbsms.store.db import make_engine
 from airflow_provider_hbsms.store.migrations import forget_limits
 from tests.fixtures.database import claimed, legacy_store
-from tests.fixtures.operators import context
-from tests.fixtures.receiver import TOKEN
 
 FORMS = [
     "+8613812340001",
@@ -53,35 +45,6 @@ def test_outbound_uses_the_same_normalization_and_stays_strict() -> None:
     assert normalize_mobile("0086 138-0013-8000") == canonical_mobile("0086 138-0013-8000")
     with pytest.raises(InvalidFieldError, match="11-digit mainland"):
         normalize_mobile("+852 9123 4567")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_store(request: pytest.FixtureRequest) -> Store:
-    return request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")  # type: ignore[no-any-return]
-
-
-def test_an_opt_out_in_each_prefixed_form_keeps_the_bare_number_out(
-    any_store: Store, simulator: Any, hbsms_conn: Any
-) -> None:
-    client = TestClient(
-        mounted(create_app(ReceiverSettings(token=TOKEN, store_factory=lambda: any_store)))
-    )
-    body = build_replies_xml([Reply(form, "退订") for form in FORMS])
-    assert client.post(f"/hbsms/{TOKEN}/replies", content=body).text == "0"
-    bare = [canonical_mobile(form) for form in FORMS]
-    assert any_store.opt_outs.all() == set(bare)
-    assert any_store.opt_outs.opted_out(FORMS) == set(FORMS)
-    stored = {r.mobile for r in any_store.replies.find()}
-    assert stored == set(bare)
-    op = HbSmsSendOperator(
-        task_id="next",
-        input=[*bare, "13812340009"],
-        content="下一次活动",
-        store_url=any_store.engine.url.render_as_string(hide_password=False),
-    )
-    result = op.execute(context("next"))
-    assert result["opted_out"] == len(FORMS)
-    assert [m.mobile for m in simulator.received()] == ["13812340009"]
 
 
 def test_reports_and_replies_in_prefixed_form_match_what_was_sent(any_store: Store) -> None:

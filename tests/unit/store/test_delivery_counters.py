@@ -19,11 +19,6 @@ from airflow_provider_hbsms.store.sent import SentColumns, expand
 REASONS = [("0", ""), ("DELIVRD", ""), ("UNDELIV", "no such number"), ("EXPIRED", ""), ("", "")]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest) -> Store:
-    return request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")
-
-
 def _claim(
     store: Store, campaign: str, batch_no: int, messages: list[tuple[str, str, int]]
 ) -> None:

@@ -4,15 +4,11 @@ fault suite is test_ingest_faults.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
-from airflow_provider_hbsms.collector import Collector
-from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
-from airflow_provider_hbsms.operators.collect import HbSmsCollectOperator
 from airflow_provider_hbsms.protocol.xmlcodec import (
     MalformedXmlError,
     decode_body,
@@ -22,11 +18,9 @@ from airflow_provider_hbsms.protocol.xmlcodec import (
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mounted
 from airflow_provider_hbsms.simulator.faults import Fault
 from airflow_provider_hbsms.store import Store, migrations
-from airflow_provider_hbsms.store.intake import Intake
 from airflow_provider_hbsms.store.replay import replay
 from airflow_provider_hbsms.store.schema import dead_letters, inbound, quarantine, reports
 from tests.fixtures.database import legacy_store
-from tests.fixtures.operators import context
 from tests.fixtures.receiver import TOKEN
 
 GOOD = "<report><mobile>13800000001</mobile><msg_id>good-{n}</msg_id><err>0</err></report>"
@@ -42,11 +36,6 @@ def _replies(content: str, declare: str, encoding: str) -> bytes:
         f'<?xml version="1.0" encoding="{declare}"?><delivers><deliver>'
         f"<mobile>13800000001</mobile><content>{content}</content></deliver></delivers>"
     ).encode(encoding)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_store(request: pytest.FixtureRequest) -> Store:
-    return request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------ decoding
@@ -154,31 +143,6 @@ def test_a_store_that_is_down_gets_a_non_0_answer() -> None:
     assert (answer.status_code, answer.text) == (503, "9")
 
 
-def test_a_pulled_page_is_kept_before_it_is_read(
-    simulator: Any, hbsms_conn: Any, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A collector that dies between the gateway's answer and storing the items has the page
-    in hbsms_inbound; replay stores it."""
-    from airflow_provider_hbsms.protocol import Report
-
-    simulator.queue_reports([Report(f"1380000{i:04d}", f"k{i}", 0, "0") for i in range(5)])
-
-    def crash(*args: Any, **kwargs: Any) -> None:
-        raise KeyboardInterrupt("killed")
-
-    monkeypatch.setattr(Intake, "ingest", crash)
-    with pytest.raises(KeyboardInterrupt):
-        Collector(HbSmsHook().client, store).drain_reports()
-    monkeypatch.undo()
-    with store.engine.connect() as conn:
-        (page,) = conn.execute(select(inbound)).all()
-    assert (page.state, page.source, page.route) == ("received", "pull", "/post_report.do")
-    assert b"k4" in page.body
-    done = replay(store)
-    assert (done.bodies, done.new) == (1, 5)
-    assert replay(store).bodies == 0
-
-
 # ------------------------------------------------------------------ replay
 
 
@@ -206,26 +170,6 @@ def test_replay_reads_dead_letters_again_once(any_store: Store) -> None:
     assert (second.dead_letters, second.new, second.stored) == (1, 0, 0)
     with any_store.engine.connect() as conn:
         assert sorted(conn.execute(select(reports.c.msg_id)).scalars()) == ["good-7", "😀"]
-
-
-def test_collect_operator_replays_before_pulling(
-    simulator: Any, hbsms_conn: Any, store: Store
-) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(
-            dead_letters.insert().values(
-                kind="reports",
-                source="pull",
-                body=_body(GOOD.format(n=3)),
-                error="old",
-                received_at=datetime.now(UTC),
-            )
-        )
-    op = HbSmsCollectOperator(task_id="collect", store_url=str(store.engine.url), replay=True)
-    result = op.execute(context("collect"))
-    assert result["replay"]["dead_letters_read"] == 1
-    assert result["replay"]["new"] == 1
-    assert op.execute(context("collect"))["replay"]["dead_letters"] == 0
 
 
 def test_bad_items_faults_name_their_target() -> None:

@@ -18,11 +18,6 @@ if TYPE_CHECKING:
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest) -> Store:
-    return request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")
-
-
 def sent(store: Store, msg_id: str, mobile: str, campaign: str, ext: str, ago: timedelta) -> None:
     with store.engine.begin() as conn:
         conn.execute(

@@ -47,11 +47,6 @@ def _stored(store: Store) -> int:
         return int(conn.execute(select(func.count()).select_from(reports)).scalar_one())
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest) -> Store:
-    return request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")
-
-
 def test_add_keeps_each_report_once(any_store: Store) -> None:
     batch = [report(f"m{i}", f"1380000{i:04d}") for i in range(10)]
     assert any_store.reports.add(batch, source="pull") == 10
