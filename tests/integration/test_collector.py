@@ -10,7 +10,6 @@ import pytest
 from airflow_provider_hbsms.collector import Collector, PullModeError
 from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator
-from airflow_provider_hbsms.protocol import Report
 from airflow_provider_hbsms.store.pulls import StalePullsError
 from airflow_provider_hbsms.store.schema import dead_letters
 from tests.fixtures.operators import context
@@ -48,32 +47,6 @@ def test_drain_reports_into_statuses_and_summary(
     assert all(s.err not in ("", "0") for s in failed)
     assert collector.drain_reports().received == 0  # handed over once
     assert store.pulls.last_success(SIM_CORP_ID, "reports") is not None
-
-
-def test_pending_until_every_segment_is_reported(store) -> None:
-    from airflow_provider_hbsms.store.ledger import SendLedger
-    from airflow_provider_hbsms.store.sent import SentColumns
-
-    SendLedger(store.engine).claim(
-        batch_key="b",
-        campaign_key="c",
-        batch_no=0,
-        endpoint="/hSmsSend.do",
-        content_hash="h",
-        submitted=1,
-        segments=3,
-        messages=SentColumns.of([("m", "13800000000", "", 3)]),
-    )
-    store.reports.add(
-        [Report("13800000000", "m", 1, "0"), Report("13800000000", "m", 2, "0")], "push"
-    )
-    assert store.reports.summary("c").pending == 1
-    store.reports.add([Report("13800000000", "m", 3, "DB:0140", "blacklisted")], "push")
-    (status,) = store.reports.message_statuses("c")
-    assert (status.status, status.err, status.reported) == ("failed", "DB:0140", 3)
-    assert store.reports.summary("c").failed_by_reason == {"DB:0140 blacklisted": 1}
-    # Re-pushed reports are kept once.
-    assert store.reports.add([Report("13800000000", "m", 1, "0")], "push") == 0
 
 
 def test_replies_are_attributed_and_opt_outs_recorded(simulator, hbsms_conn, store) -> None:

@@ -15,12 +15,7 @@ import pytest
 from airflow.sdk import DAG
 from sqlalchemy import Table, select, update
 
-from airflow_provider_hbsms.campaign.privacy import mask_number
 from airflow_provider_hbsms.operators.purge import HbSmsPurgeOperator
-from airflow_provider_hbsms.operators.send import (
-    HbSmsPersonalizedSendOperator,
-    HbSmsSendOperator,
-)
 from airflow_provider_hbsms.protocol.errors import HbSmsValidationError
 from airflow_provider_hbsms.protocol.models import Reply
 from airflow_provider_hbsms.store import Store, open_store
@@ -40,11 +35,6 @@ from tests.fixtures.dag_runs import run_dag
 from tests.fixtures.operators import context, customers, personalized
 
 # ------------------------------------------------------------------ not rendered
-
-
-def test_input_is_not_a_template_field() -> None:
-    assert "input" not in HbSmsSendOperator.template_fields
-    assert "input" not in HbSmsPersonalizedSendOperator.template_fields
 
 
 def test_a_templated_path_is_still_rendered(simulator, hbsms_conn, store, tmp_path) -> None:
@@ -73,11 +63,6 @@ def test_numbers_are_masked_in_logs_errors_and_xcom(simulator, hbsms_conn, store
         frame, store, on_invalid="skip", show_personal_data=True, task_id="asked"
     ).execute(context("asked"))
     assert any("12345678901" in row for row in asked["invalid_rows"])
-
-
-def test_mask_number() -> None:
-    assert mask_number("13900000001") == "139****0001"
-    assert mask_number("1234") == "****"
 
 
 @pytest.mark.airflow_run

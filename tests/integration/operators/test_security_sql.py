@@ -9,8 +9,6 @@ from airflow.sdk import Connection
 
 from airflow_provider_hbsms.operators.load import (
     HbSmsLoadToSqlOperator,
-    check_identifier,
-    sql_dialect,
 )
 from tests.fixtures.database import register_postgres_warehouse
 from tests.fixtures.operators import context, fill_store
@@ -25,18 +23,6 @@ INJECTIONS = [
     "1abc_",
     "a" * 64,
 ]
-
-
-@pytest.mark.parametrize("name", INJECTIONS)
-def test_identifiers_are_refused_unless_plain(name: str) -> None:
-    with pytest.raises(ValueError, match="not a plain SQL identifier"):
-        check_identifier(name, "table_prefix")
-
-
-def test_names_are_quoted_by_the_dialect() -> None:
-    assert sql_dialect("postgres").identifier_preparer.quote("Select") == '"Select"'
-    assert sql_dialect("mysql").identifier_preparer.quote("Select") == "`Select`"
-    assert sql_dialect("sqlite").identifier_preparer.quote("hbsms_reports") == "hbsms_reports"
 
 
 def _sqlite_warehouse(tmp_path, monkeypatch) -> str:

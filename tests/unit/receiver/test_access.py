@@ -25,10 +25,7 @@ from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mo
 if TYPE_CHECKING:
     from airflow_provider_hbsms.store import Store
 
-
 TOKEN = "s3cret-receiver-token-for-tests"
-
-
 BODY = build_reports_xml([Report("13800000001", "sec-1")])
 
 
