@@ -1,5 +1,5 @@
 """Raw-first storing, per-item quarantine, decoding and replay, unit by unit (the end-to-end
-fault suite is test_ingest_faults.py)."""
+fault suite is tests/integration/receiver/test_ingest_faults.py)."""
 
 from __future__ import annotations
 
