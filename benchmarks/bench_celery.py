@@ -4,11 +4,11 @@
 
 Starts a real CeleryExecutor deployment on this machine (PostgreSQL metadata database and
 store, Redis broker, api-server, scheduler, dag-processor, triggerer, Celery workers; as in
-``tests/test_celery_sharded_campaign.py``) and a gateway stand-in answering every request after
-30 ms. A DAG splits 200,000 personalized messages into shards by number and sends them as
-mapped tasks, one connection each. It runs once with one worker, then with a second worker
-started, and prints the throughput of each (messages over the time from the first shard's
-start to the last shard's end) and their ratio.
+``tests/integration/airflow/test_celery_sharded_campaign.py``) and a gateway stand-in
+answering every request after 30 ms. A DAG splits 200,000 personalized messages into shards
+by number and sends them as mapped tasks, one connection each. It runs once with one worker,
+then with a second worker started, and prints the throughput of each (messages over the time
+from the first shard's start to the last shard's end) and their ratio.
 
 What limits it: a sending shard is latency-bound (one request of 200 messages per 30 ms
 round trip, about 6,500 messages a second, and some 3% of a core), so a worker's throughput is

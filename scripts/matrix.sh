@@ -13,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CELLS=${HBSMS_MATRIX_CELLS:-"3.2:3.12 3.3:3.13"}
-TESTS=(tests/test_provider.py tests/test_example_dags.py tests/test_sensors_and_triggers.py)
+TESTS=(tests/integration/airflow/test_provider.py tests/integration/airflow/test_example_dags.py
+  tests/integration/sensors/test_sensors_and_triggers.py)
 # What the tests need besides the provider (matplotlib: the example campaign's funnel PNG).
 PACKAGES=(apache-airflow apache-airflow-providers-common-sql apache-airflow-providers-postgres
   apache-airflow-providers-sqlite apache-airflow-providers-http psycopg2-binary pytest

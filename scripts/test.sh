@@ -6,8 +6,9 @@ bash scripts/bootstrap.sh
 .venv/bin/python -m ruff check .
 .venv/bin/python -m mypy airflow_provider_hbsms
 
-# Browser tests (tests/test_api_server.py): headless Chromium, its driver, and a CJK font for the
-# screenshots, from Debian's packages when missing (as root; elsewhere those tests skip).
+# Browser tests (tests/integration/airflow/test_api_server.py): headless Chromium, its driver,
+# and a CJK font for the screenshots, from Debian's packages when missing (as root; elsewhere
+# those tests skip).
 if ! command -v chromium >/dev/null 2>&1 || [ ! -x /usr/bin/chromedriver ] \
     || ! dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
