@@ -71,3 +71,48 @@ def test_collect_operator_replays_before_pulling(
     assert result["replay"]["dead_letters_read"] == 1
     assert result["replay"]["new"] == 1
     assert op.execute(context("collect"))["replay"]["dead_letters"] == 0
+
+
+@pytest.mark.parametrize(("kind", "limit"), [("reports", 100), ("replies", 10)])
+def test_a_pulled_page_of_more_items_than_the_protocol_hands_over_is_a_dead_letter(
+    store: Store, kind: str, limit: int
+) -> None:
+    """The gateway hands over at most 100 reports or 10 replies a pull: a longer page is not
+    its answer. It is kept as received and as a dead letter, nothing of it is stored until
+    someone replays it, and the replay stores every item once."""
+    from airflow_provider_hbsms.protocol import Reply, Report
+    from airflow_provider_hbsms.protocol.endpoints import Endpoint
+    from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml, build_reports_xml
+    from airflow_provider_hbsms.store.schema import replies, reports
+    from airflow_provider_hbsms.testing import FakeHbSmsClient
+
+    n = limit + 1
+    page = (
+        build_reports_xml([Report(f"1380000{i:04d}", f"big{i}", 0, "0") for i in range(n)])
+        if kind == "reports"
+        else build_replies_xml([Reply(f"1390000{i:04d}", f"reply {i}", "7") for i in range(n)])
+    )
+
+    class OversizedPage(FakeHbSmsClient):
+        handed_over = False
+
+        def pull_raw(self, endpoint: Endpoint) -> bytes | None:
+            wanted = Endpoint.PULL_REPORTS if kind == "reports" else Endpoint.PULL_REPLIES
+            if endpoint is not wanted or self.handed_over:
+                return None
+            self.handed_over = True
+            return page
+
+    collector = Collector(OversizedPage(), store)  # type: ignore[arg-type]
+    collector.drain([kind])
+    table = reports if kind == "reports" else replies
+    with store.engine.connect() as conn:
+        (kept,) = conn.execute(select(inbound)).all()
+        (letter,) = conn.execute(select(dead_letters)).all()
+        assert conn.execute(select(table)).all() == []
+    assert (kept.source, kept.body) == ("pull", page)
+    assert f"{n} items in one body (at most {limit})" in letter.error
+    done = replay(store)
+    assert done.new == n
+    with store.engine.connect() as conn:
+        assert len(conn.execute(select(table)).all()) == n
