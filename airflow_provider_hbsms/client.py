@@ -50,6 +50,7 @@ from airflow_provider_hbsms.transport import (
     DEFAULT_MAX_REPLY_BYTES,
     MaybeSent,
     NotSent,
+    TransportLimits,
     positive_seconds,
 )
 
@@ -164,17 +165,13 @@ class HbSmsClient:
         self.validate = validate
         self._headers = {**_HEADERS, "Connection": "keep-alive"}
         self.pace_with(pacing_engine)
-        self.transport = transport if transport is not None else open_transport(
-            self.base_url,
-            verify=verify,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            deadline=self.deadline,
-            max_reply_bytes=max_reply_bytes,
-            pool_size=pool_size,
-            max_connection_age=max_connection_age,
-            idle_timeout=idle_timeout,
-        )
+        if transport is None:
+            limits = TransportLimits(
+                connect_timeout, read_timeout, self.deadline, max_reply_bytes, pool_size,
+                max_connection_age, idle_timeout,
+            )  # fmt: skip
+            transport = open_transport(self.base_url, limits, verify=verify)
+        self.transport = transport
 
     def __repr__(self) -> str:
         return f"HbSmsClient({self.base_url!r}, corp_id={self.credentials.corp_id!r})"

@@ -9,7 +9,7 @@ left is ``SendOutcomeUnknownError`` for a send (it may have been accepted),
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from airflow_provider_hbsms.exceptions import (
@@ -24,17 +24,19 @@ from airflow_provider_hbsms.protocol.endpoints import Endpoint
 from airflow_provider_hbsms.transport import NotSent, TooLarge
 
 if TYPE_CHECKING:
-    from airflow_provider_hbsms.transport import MaybeSent, Transport
+    from airflow_provider_hbsms.transport import MaybeSent, Transport, TransportLimits
 
 
-def open_transport(base_url: str, *, verify: bool | str = True, **limits: Any) -> Transport:
+def open_transport(
+    base_url: str, limits: TransportLimits, *, verify: bool | str = True
+) -> Transport:
     """The default transport for ``base_url``: plain HTTP without a proxy goes straight through
     ``http.client`` (about half the CPU of a request through requests' adapter), TLS and
     proxies set in the environment through requests.
 
     :param base_url: scheme, host, port and an optional path prefix.
     :param verify: verify TLS certificates (or a CA bundle path).
-    :param limits: timeouts, deadline, reply cap and pool settings, as both transports take.
+    :param limits: timeouts, deadline, reply cap and pool settings.
     """
     # Imported here: a client given its own transport never loads requests.
     from airflow_provider_hbsms.plain_transport import PlainTransport
@@ -43,8 +45,8 @@ def open_transport(base_url: str, *, verify: bool | str = True, **limits: Any) -
     proxies = environ_proxies(base_url)
     parts = urlsplit(base_url)
     if parts.scheme == "http" and parts.hostname and not proxies:
-        return PlainTransport(base_url, **limits)
-    return RequestsTransport(base_url, verify=verify, proxies=proxies, **limits)
+        return PlainTransport(base_url, limits)
+    return RequestsTransport(base_url, limits, verify=verify, proxies=proxies)
 
 
 def failure_of(

@@ -28,6 +28,7 @@ from airflow_provider_hbsms.transport import (
     NotSent,
     Recycled,
     TooLarge,
+    TransportLimits,
     describe,
 )
 
@@ -219,27 +220,11 @@ class PlainTransport:
     URL's host, recycled by age and, before sends, by idleness.
 
     :param base_url: scheme ``http``, host, port and an optional path prefix (a reverse proxy's).
-    :param connect_timeout: seconds to establish a connection.
-    :param read_timeout: seconds to wait for each read of the reply.
-    :param deadline: seconds for a whole request (connect, send, the whole reply).
-    :param max_reply_bytes: longest reply read.
-    :param pool_size: idle connections kept for reuse.
-    :param max_connection_age: seconds after which the pool is replaced.
-    :param idle_timeout: seconds of idleness after which a send gets new connections.
+    :param limits: timeouts, deadline, reply cap and pool settings.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        connect_timeout: float,
-        read_timeout: float,
-        deadline: float,
-        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
-        pool_size: int = 4,
-        max_connection_age: float = 300.0,
-        idle_timeout: float = 4.0,
-    ) -> None:
+    def __init__(self, base_url: str, limits: TransportLimits | None = None) -> None:
+        limits = limits or TransportLimits()
         parts = urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"PlainTransport serves http://host URLs only, got {base_url!r}")
@@ -250,14 +235,14 @@ class PlainTransport:
             return PlainConnections(
                 host,
                 port,
-                connect_timeout,
-                read_timeout,
-                pool_size,
-                deadline=deadline,
-                max_reply_bytes=max_reply_bytes,
+                limits.connect_timeout,
+                limits.read_timeout,
+                limits.pool_size,
+                deadline=limits.deadline,
+                max_reply_bytes=limits.max_reply_bytes,
             )
 
-        self.pools = Recycled(connections, max_connection_age, idle_timeout)
+        self.pools = Recycled(connections, limits.max_connection_age, limits.idle_timeout)
 
     def post(
         self, path: str, body: bytes, headers: Mapping[str, str], *, idempotent: bool = True

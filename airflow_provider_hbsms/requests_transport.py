@@ -26,11 +26,11 @@ from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util.retry import Retry
 
 from airflow_provider_hbsms.transport import (
-    DEFAULT_MAX_REPLY_BYTES,
     MaybeSent,
     NotSent,
     Recycled,
     TooLarge,
+    TransportLimits,
     describe,
 )
 
@@ -170,13 +170,7 @@ class RequestsTransport:
     ``DeadlineAdapter``, which applies TLS verification and proxy settings.
 
     :param base_url: scheme, host, port and an optional path prefix.
-    :param connect_timeout: seconds to establish a connection.
-    :param read_timeout: seconds to wait for each read of the reply.
-    :param deadline: seconds for a whole request (connect, send, the whole reply).
-    :param max_reply_bytes: longest reply read.
-    :param pool_size: connections kept for concurrent callers.
-    :param max_connection_age: seconds after which the session is replaced.
-    :param idle_timeout: seconds of idleness after which a send gets a new session.
+    :param limits: timeouts, deadline, reply cap and pool settings.
     :param verify: verify TLS certificates (or a CA bundle path).
     :param proxies: the proxies to use (by default those the environment sets, read once here).
     """
@@ -184,27 +178,24 @@ class RequestsTransport:
     def __init__(
         self,
         base_url: str,
+        limits: TransportLimits | None = None,
         *,
-        connect_timeout: float,
-        read_timeout: float,
-        deadline: float,
-        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
-        pool_size: int = 4,
-        max_connection_age: float = 300.0,
-        idle_timeout: float = 4.0,
         verify: bool | str = True,
         proxies: Mapping[str, str] | None = None,
     ) -> None:
+        limits = limits or TransportLimits()
         self.base_url = base_url.rstrip("/")
-        self.timeout = (min(connect_timeout, deadline), read_timeout)
-        self.deadline = deadline
-        self.max_reply_bytes = max_reply_bytes
-        self.pool_size = pool_size
+        self.timeout = (min(limits.connect_timeout, limits.deadline), limits.read_timeout)
+        self.deadline = limits.deadline
+        self.max_reply_bytes = limits.max_reply_bytes
+        self.pool_size = limits.pool_size
         self.verify = verify
         # Read once here rather than on every request (requests would scan os.environ per
         # call: ~1 ms, a fifth of a batch's CPU budget).
         self.proxies = dict(environ_proxies(self.base_url) if proxies is None else proxies)
-        self.sessions = Recycled(self._new_session, max_connection_age, idle_timeout)
+        self.sessions = Recycled(
+            self._new_session, limits.max_connection_age, limits.idle_timeout
+        )
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from airflow_provider_hbsms.exceptions import excerpt
@@ -26,6 +27,28 @@ if TYPE_CHECKING:
 
 #: Replies are read up to this many bytes by default: a pull of 100 reports is about 30 KB.
 DEFAULT_MAX_REPLY_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class TransportLimits:
+    """How long a transport waits and how much it keeps, the same for every transport.
+
+    :param connect_timeout: seconds to establish a connection.
+    :param read_timeout: seconds to wait for each read of the reply.
+    :param deadline: seconds for a whole request (connect, send, the whole reply).
+    :param max_reply_bytes: longest reply read.
+    :param pool_size: connections kept for reuse by concurrent callers.
+    :param max_connection_age: seconds after which the pool is replaced (a DNS change shows).
+    :param idle_timeout: seconds of idleness after which a send gets new connections.
+    """
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    deadline: float = 40.0
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
+    pool_size: int = 4
+    max_connection_age: float = 300.0
+    idle_timeout: float = 4.0
 
 
 class NotSent(Exception):

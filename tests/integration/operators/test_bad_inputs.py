@@ -4,10 +4,7 @@ neutralized before anything is sent."""
 
 from __future__ import annotations
 
-import bz2
 import csv
-import gzip
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
@@ -15,9 +12,6 @@ import pytest
 from airflow_provider_hbsms import HbSmsValidationError
 from airflow_provider_hbsms.campaign.inputs import InputFileError
 from tests.fixtures.operators import context, personalized
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 def test_a_csv_with_a_nul_is_not_sent(simulator, hbsms_conn, store, tmp_path) -> None:
@@ -47,33 +41,6 @@ def test_an_empty_dataframe_fails_by_default(simulator, hbsms_conn, store) -> No
         personalized(pd.DataFrame({"mobile": [], "name": [], "balance": []}), store).execute(
             context()
         )
-
-
-def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
-    files = {
-        "not-gzip": ("x.csv.gz", b"mobile\n13900000001\n", "not readable gzip-compressed data"),
-        "truncated-gzip": (
-            "t.csv.gz",
-            gzip.compress(b"mobile\n" + b"13900000001\n" * 5000)[:-8],  # trailer cut off
-            "not readable gzip-compressed data",
-        ),
-        "not-bz2": ("x.csv.bz2", b"plain text", "not readable bz2-compressed data"),
-        "ragged-csv": (
-            "r.csv",
-            b'mobile,name\n13900000001,"unclosed\n13900000002,b,c,d\n',
-            "not well-formed CSV",
-        ),
-        "not-parquet": ("x.parquet", b"PAR1 this is no parquet", "not a readable Parquet file"),
-        "missing": ("absent.csv", None, "no such file"),
-    }
-    made = {}
-    for name, (file_name, content, problem) in files.items():
-        path = tmp_path / file_name
-        if content is not None:
-            path.write_bytes(content)
-        made[name] = (path, problem)
-    assert bz2  # the .bz2 case is written above as plain text
-    return made
 
 
 def test_a_bad_file_fails_the_task_naming_it(simulator, hbsms_conn, store, tmp_path) -> None:

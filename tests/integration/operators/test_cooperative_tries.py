@@ -16,7 +16,6 @@ from sqlalchemy import update
 from airflow_provider_hbsms import UnsettledBatchesError
 from airflow_provider_hbsms.campaign.engine import Campaign
 from airflow_provider_hbsms.campaign.inputs import row_source
-from airflow_provider_hbsms.campaign.keys import batch_key
 from airflow_provider_hbsms.campaign.plan import CampaignOptions
 from airflow_provider_hbsms.campaign.progress import SendReport
 from airflow_provider_hbsms.campaign.spec import MessageSpec
@@ -153,22 +152,3 @@ def test_waiting_on_a_live_try_is_bounded(hbsms_conn: Any, store: Any) -> None:
     assert raised.value.batches == [0]
     assert time.monotonic() - started >= 1.0
     assert store.ledger.batches("c/stuck")[0].state == BatchState.PENDING
-
-
-def test_a_claim_whose_commit_was_lost_is_granted_to_its_owner(store: Any) -> None:
-    """A try that reconnects after its claim committed unheard claims the batch again (it
-    never posted it); another try does not get it."""
-    claim = {
-        "batch_key": batch_key("c/lost", 0),
-        "campaign_key": "c/lost",
-        "batch_no": 0,
-        "endpoint": "/hSmsSend.do",
-        "content_hash": "h",
-        "submitted": 1,
-        "segments": 1,
-        "messages": SentColumns(["m"], ["13500000000"], [""], [1]),
-    }
-    assert store.ledger.claim(**claim, owner="try-1").granted
-    assert store.ledger.claim(**claim, owner="try-1").granted
-    assert not store.ledger.claim(**claim, owner="try-2").granted
-    assert not store.ledger.claim(**claim).granted

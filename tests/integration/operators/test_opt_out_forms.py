@@ -11,19 +11,12 @@ from airflow_provider_hbsms.protocol import Reply
 from airflow_provider_hbsms.protocol.numbers import canonical_mobile
 from airflow_provider_hbsms.protocol.xmlbuild import build_replies_xml
 from airflow_provider_hbsms.receiver.app import ReceiverSettings, create_app, mounted
+from tests.fixtures.inputs import FORMS
 from tests.fixtures.operators import context
 from tests.fixtures.receiver import TOKEN
 
 if TYPE_CHECKING:
     from airflow_provider_hbsms.store import Store
-
-FORMS = [
-    "+8613812340001",
-    "8613812340002",
-    "008613812340003",
-    "+86 138-1234-0004",
-    "(138) 1234 0005",
-]
 
 
 def test_an_opt_out_in_each_prefixed_form_keeps_the_bare_number_out(

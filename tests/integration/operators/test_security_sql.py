@@ -11,18 +11,8 @@ from airflow_provider_hbsms.operators.load import (
     HbSmsLoadToSqlOperator,
 )
 from tests.fixtures.database import register_postgres_warehouse
+from tests.fixtures.inputs import INJECTIONS
 from tests.fixtures.operators import context, fill_store
-
-INJECTIONS = [
-    "x_reports (a int); DROP TABLE victim; --",
-    'hbsms_" ; DROP TABLE victim; --',
-    "victim AS SELECT * FROM private; --",
-    "x; ATTACH DATABASE '/tmp/evil.db' AS evil; --",
-    "main.victim_",
-    "hbsms ",
-    "1abc_",
-    "a" * 64,
-]
 
 
 def _sqlite_warehouse(tmp_path, monkeypatch) -> str:

@@ -16,6 +16,7 @@ from airflow_provider_hbsms.operators.send import HbSmsPersonalizedSendOperator,
 from airflow_provider_hbsms.operators.shards import combine_shard_results, pull_reports_before_retry
 from airflow_provider_hbsms.sensors.delivery import HbSmsDeliveryReportSensor
 from airflow_provider_hbsms.waiting import campaign_keys_of
+from tests.fixtures.inputs import members
 
 RUN = "manual__2026-11-25T00:00:00+00:00"
 
@@ -25,17 +26,6 @@ def _context(task: Any = None, map_index: int = -1, try_number: int = 1) -> dict
         dag_id="d", task_id="send", run_id=RUN, map_index=map_index, try_number=try_number
     )
     return {"ti": ti, "task": task}
-
-
-def _input(n: int, start: int = 0) -> pd.DataFrame:
-    stop = start + n
-    return pd.DataFrame(
-        {
-            "mobile": [f"+86 139-{i // 10000:04d}-{i % 10000:04d}" for i in range(start, stop)],
-            "name": [f"会员{i}" for i in range(start, start + n)],
-            "points": list(range(start, start + n)),
-        }
-    )
 
 
 def test_duplicates_land_in_one_shard_so_dedupe_holds_campaign_wide(
@@ -79,7 +69,7 @@ def test_duplicates_land_in_one_shard_so_dedupe_holds_campaign_wide(
 
 
 def test_one_sensor_waits_for_every_shard(simulator, hbsms_conn, store, tmp_path) -> None:
-    shards = split_into_shards(_input(1000), tmp_path / "shards", 4)
+    shards = split_into_shards(members(1000), tmp_path / "shards", 4)
     results = []
     for shard in shards:
         op = HbSmsPersonalizedSendOperator(
@@ -109,7 +99,7 @@ def test_a_retry_pulls_reports_first_and_settles_a_batch_the_gateway_took(
     naming it; the retry pulls the delivery reports, settles it as accepted and finishes."""
     from airflow_provider_hbsms import UnsettledBatchesError
 
-    frame = _input(1000)
+    frame = members(1000)
     simulator.inject_fault("close_after_processing", endpoint="/hSmsSend.do", after=2)
 
     def op() -> HbSmsPersonalizedSendOperator:
@@ -145,7 +135,7 @@ def test_a_retry_cannot_settle_what_the_gateway_never_processed(
 
     simulator.inject_fault("close_before_processing", endpoint="/hSmsSend.do", after=1)
     op = HbSmsPersonalizedSendOperator(
-        task_id="send", input=_input(600), template="{name}", store_url=str(store.engine.url)
+        task_id="send", input=members(600), template="{name}", store_url=str(store.engine.url)
     )
     with pytest.raises(UnsettledBatchesError):
         op.execute(_context(op))  # type: ignore[arg-type]
@@ -180,7 +170,7 @@ def test_indexing_behind_a_send_uses_the_time_it_waits(
             return int(conn.execute(select(func.count()).select_from(sent_messages)).scalar_one())
 
     op = HbSmsPersonalizedSendOperator(
-        task_id="send", input=_input(3000), template="{name}", store_url=str(store.engine.url)
+        task_id="send", input=members(3000), template="{name}", store_url=str(store.engine.url)
     )
     result = op.execute(_context(op))  # type: ignore[arg-type]
     assert result["accepted"] == 3000
@@ -194,7 +184,7 @@ def test_indexing_behind_a_send_uses_the_time_it_waits(
     from airflow_provider_hbsms.hooks.hbsms import HbSmsHook
 
     spec = MessageSpec("personalized", content_column="name")
-    Campaign("journal-only", spec, row_source(_input(1000)), CampaignOptions()).send(
+    Campaign("journal-only", spec, row_source(members(1000)), CampaignOptions()).send(
         HbSmsHook().client, store.ledger
     )
     before = indexed()

@@ -4,10 +4,6 @@ tests/integration/operators/test_bad_inputs.py)."""
 
 from __future__ import annotations
 
-import bz2
-import gzip
-from typing import TYPE_CHECKING
-
 import pandas as pd
 import pytest
 
@@ -19,10 +15,7 @@ from airflow_provider_hbsms.campaign.rejects_file import resolve_rejects_path, s
 from airflow_provider_hbsms.campaign.rows import RowChecker
 from airflow_provider_hbsms.campaign.spec import MessageSpec
 from airflow_provider_hbsms.protocol.validation import check_content
-from tests.fixtures.operators import context, personalized
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from tests.fixtures.operators import bad_files, context, personalized
 
 CONTROLS = ["\x00", "\x1b", "\x7f", "\x08", "\x01", "\x0b", "\x0c", "\x1f"]
 
@@ -65,39 +58,12 @@ def test_control_characters_are_refused_by_row_on_every_path(char: str) -> None:
 # ------------------------------------------------------------------ bad files
 
 
-def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
-    files = {
-        "not-gzip": ("x.csv.gz", b"mobile\n13900000001\n", "not readable gzip-compressed data"),
-        "truncated-gzip": (
-            "t.csv.gz",
-            gzip.compress(b"mobile\n" + b"13900000001\n" * 5000)[:-8],  # trailer cut off
-            "not readable gzip-compressed data",
-        ),
-        "not-bz2": ("x.csv.bz2", b"plain text", "not readable bz2-compressed data"),
-        "ragged-csv": (
-            "r.csv",
-            b'mobile,name\n13900000001,"unclosed\n13900000002,b,c,d\n',
-            "not well-formed CSV",
-        ),
-        "not-parquet": ("x.parquet", b"PAR1 this is no parquet", "not a readable Parquet file"),
-        "missing": ("absent.csv", None, "no such file"),
-    }
-    made = {}
-    for name, (file_name, content, problem) in files.items():
-        path = tmp_path / file_name
-        if content is not None:
-            path.write_bytes(content)
-        made[name] = (path, problem)
-    assert bz2  # the .bz2 case is written above as plain text
-    return made
-
-
 @pytest.mark.parametrize(
     "case",
     ["not-gzip", "truncated-gzip", "not-bz2", "ragged-csv", "not-parquet", "missing"],
 )
 def test_a_bad_file_names_the_file_and_what_is_wrong(tmp_path, case) -> None:
-    path, problem = _bad_files(tmp_path)[case]
+    path, problem = bad_files(tmp_path)[case]
     source = row_source(str(path), columns=["mobile"])
     with pytest.raises(InputFileError) as raised:
         for _ in source.chunks():

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_hbsms.campaign.shards import shard_name, shard_of, split_into_shards
+from tests.fixtures.inputs import members
 
 
 def test_a_number_has_one_shard_however_it_is_written() -> None:
@@ -50,22 +51,11 @@ def test_shard_count_is_checked(bad: Any) -> None:
         shard_of(["13912345678"], bad)
 
 
-def _input(n: int, start: int = 0) -> pd.DataFrame:
-    stop = start + n
-    return pd.DataFrame(
-        {
-            "mobile": [f"+86 139-{i // 10000:04d}-{i % 10000:04d}" for i in range(start, stop)],
-            "name": [f"会员{i}" for i in range(start, start + n)],
-            "points": list(range(start, start + n)),
-        }
-    )
-
-
 def test_split_streams_a_parquet_directory_into_shards_in_input_order(tmp_path) -> None:
     folder = tmp_path / "input"
     folder.mkdir()
-    _input(3000).to_parquet(folder / "part-0.parquet")
-    _input(2000, 3000).to_parquet(folder / "part-1.parquet")
+    members(3000).to_parquet(folder / "part-0.parquet")
+    members(2000, 3000).to_parquet(folder / "part-1.parquet")
     written = split_into_shards(str(folder), tmp_path / "out", 4, chunk_rows=700)
     assert [s.index for s in written] == [0, 1, 2, 3]
     assert [s.path.rsplit("/", 1)[1] for s in written] == [shard_name(i, 4) for i in range(4)]
@@ -84,17 +74,17 @@ def test_split_streams_a_parquet_directory_into_shards_in_input_order(tmp_path) 
 
 
 def test_split_gives_empty_shards_a_file_and_names_a_missing_column(tmp_path) -> None:
-    written = split_into_shards(_input(3), tmp_path / "few", 8)
+    written = split_into_shards(members(3), tmp_path / "few", 8)
     assert len(written) == 8
     assert sum(s.rows for s in written) == 3
     assert pq.read_table(written[0].path).schema.names == ["mobile", "name", "points"]
     with pytest.raises(ValueError, match="no column 'phone'"):
-        split_into_shards(_input(3), tmp_path / "bad", 2, mobile_column="phone")
+        split_into_shards(members(3), tmp_path / "bad", 2, mobile_column="phone")
     assert not list((tmp_path / "bad").glob("*"))
-    assert split_into_shards(_input(0), tmp_path / "none", 2) == []
+    assert split_into_shards(members(0), tmp_path / "none", 2) == []
 
 
 def test_split_takes_chunks_from_a_query(tmp_path) -> None:
-    chunks = (_input(500, s) for s in range(0, 2000, 500))  # pandas.read_sql(chunksize=...)
+    chunks = (members(500, s) for s in range(0, 2000, 500))  # pandas.read_sql(chunksize=...)
     written = split_into_shards(chunks, tmp_path / "sql", 3)
     assert sum(s.rows for s in written) == 2000

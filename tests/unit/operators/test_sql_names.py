@@ -4,21 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_hbsms.operators.load import (
-    check_identifier,
-    sql_dialect,
-)
-
-INJECTIONS = [
-    "x_reports (a int); DROP TABLE victim; --",
-    'hbsms_" ; DROP TABLE victim; --',
-    "victim AS SELECT * FROM private; --",
-    "x; ATTACH DATABASE '/tmp/evil.db' AS evil; --",
-    "main.victim_",
-    "hbsms ",
-    "1abc_",
-    "a" * 64,
-]
+from airflow_provider_hbsms.operators.load import check_identifier, sql_dialect
+from tests.fixtures.inputs import INJECTIONS
 
 
 @pytest.mark.parametrize("name", INJECTIONS)

@@ -15,14 +15,6 @@ from airflow_provider_hbsms.store.db import make_engine
 from airflow_provider_hbsms.store.migrations import forget_limits
 from tests.fixtures.database import claimed, legacy_store
 
-FORMS = [
-    "+8613812340001",
-    "8613812340002",
-    "008613812340003",
-    "+86 138-1234-0004",
-    "(138) 1234 0005",
-]
-
 
 @pytest.mark.parametrize(
     ("written", "canonical"),
