@@ -1,10 +1,16 @@
-"""One thread that stores pushed bodies, several per transaction when they queue up.
+"""Storing pushed bodies, several per transaction when they queue up.
 
-The event loop never touches the database (so ``/health`` and new connections are served
-whatever holds it); it hands each push to this writer and awaits its outcome. Bodies that
-arrive while a transaction commits share the next one: a backlog pushed by the gateway costs
-a commit per group instead of per body, and no thread waits on another for the write lock.
-Every push is still answered only after the transaction that holds it has committed.
+Bodies that arrive while a transaction commits share the next one: a backlog pushed by the
+gateway costs a commit per group instead of per body. Every push is still answered only after
+the transaction that holds it has committed.
+
+On SQLite a group of report pushes is stored on the event loop itself, through a connection
+that never waits for a lock (writers take turns anyway, and a hand-over to a thread costs the
+interpreter lock's ping-pong, a large part of a push's CPU); the loop stops for one group's
+transaction, a few milliseconds. Whatever would make it wait (a lock held by another process,
+a reply's attribution, PostgreSQL's round trips) goes to one writer thread instead, which waits
+for the database only until each push's deadline; so ``/health`` and new connections are
+served whatever holds the database.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,6 +54,8 @@ class PushWriter:
         self._queue: queue.SimpleQueue[_Push] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._running = threading.Lock()
+        self._at_once: deque[_Push] = deque()
+        self._draining: asyncio.Task[None] | None = None
 
     async def store(self, kind: str, body: bytes, deadline: float) -> None:
         """Store one body; returns once the transaction that holds it committed.
@@ -58,14 +67,46 @@ class PushWriter:
         """
         loop = asyncio.get_running_loop()
         push = _Push(kind, body, deadline, loop, loop.create_future())
-        self._queue.put(push)
+        if kind == "reports" and self.intake.stores_at_once():
+            self._at_once.append(push)
+            if self._draining is None or self._draining.done():
+                self._draining = loop.create_task(self._drain())
+        else:
+            self._to_thread([push])
+        await asyncio.wait_for(push.outcome, max(deadline - time.monotonic(), 0.001))
+
+    def _to_thread(self, pushes: list[_Push]) -> None:
+        for push in pushes:
+            self._queue.put(push)
         with self._running:
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="hbsms-push-writer", daemon=True
                 )
                 self._thread.start()
-        await asyncio.wait_for(push.outcome, max(deadline - time.monotonic(), 0.001))
+
+    async def _drain(self) -> None:
+        """Store the report pushes queued on the loop, a group at a time, letting the loop
+        take in new requests between groups (they form the next group)."""
+        while self._at_once:
+            group: list[_Push] = []
+            while self._at_once and len(group) < self.max_group:
+                push = self._at_once.popleft()
+                if not push.outcome.done():
+                    group.append(push)
+            if group:
+                try:
+                    outcomes = self.intake.ingest_group_at_once(
+                        "reports", [push.body for push in group]
+                    )
+                except Exception as exc:  # the store failed: each push is answered non-0
+                    outcomes = [exc] * len(group)
+                if outcomes is None:  # the write lock is held: the thread waits for it
+                    self._to_thread(group)
+                else:
+                    for push, outcome in zip(group, outcomes, strict=True):
+                        _settle(push.outcome, outcome)
+            await asyncio.sleep(0)
 
     def _run(self) -> None:
         while True:

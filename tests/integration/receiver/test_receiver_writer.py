@@ -137,3 +137,25 @@ def test_the_writer_thread_ends_when_idle_and_starts_again(
         assert writers() == before
         assert requests.post(f"{url}/reports", data=_body(10), timeout=15).text == "0"
     assert _rows(store, reports) == 20
+
+
+def test_on_sqlite_report_pushes_are_stored_on_the_loop_once_the_store_is_open(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No hand-over to a thread for report pushes on SQLite while nothing holds the lock: the
+    first push opens the store from the writer thread, the rest are stored where they arrive."""
+    monkeypatch.setattr(writer, "IDLE_SECONDS", 0.2)
+    handed: list[int] = []
+    original = writer.PushWriter._to_thread
+
+    def to_thread(self, pushes):  # type: ignore[no-untyped-def]
+        handed.append(len(pushes))
+        return original(self, pushes)
+
+    monkeypatch.setattr(writer.PushWriter, "_to_thread", to_thread)
+    with ReceiverServer(ReceiverSettings(token=TOKEN, store_factory=lambda: store)) as url:
+        bodies = [_body(10 * i) for i in range(6)]
+        answers = [requests.post(f"{url}/reports", data=b, timeout=15) for b in bodies]
+    assert [a.text for a in answers] == ["0"] * 6
+    assert handed == [1]  # only the first, which opened the store
+    assert _rows(store, reports) == 60
