@@ -82,7 +82,8 @@ class Sender:
 
         This thread forms each batch and builds its body while ``connections`` lanes post
         the bodies before; it claims the batch (a committed ledger write) only once a lane
-        is free to post it, and settles what the lanes report. Stops at the first batch
+        can take it (at most one claimed batch waits per lane), and settles what the lanes
+        report. Stops at the first batch
         whose outcome is unknown or that the gateway refuses; pauses (``paused_until``) when
         the send window closes.
 
@@ -115,10 +116,12 @@ class Sender:
 
         try:
             for batch in self.campaign.batches():
-                # Built while the lanes post; the batch is claimed only once a lane is free,
-                # so a claimed batch is posted at once, never left waiting in a queue.
+                # Built while the lanes post; claimed only once a lane can take it (free, or
+                # posting its last): at most one claimed batch waits per lane, so a process
+                # killed mid-send leaves at most that many claimed but never posted, while
+                # the claim's commit still overlaps the lanes' round trips.
                 prepared = self._prepare(batch, client)
-                lanes.wait_for_free_lane()
+                lanes.wait_for_room()
                 unsettled += self._account(lanes.finished(), report, progress, failures)
                 if lanes.failed or failures:
                     break

@@ -1,5 +1,6 @@
-"""A batch is claimed only when a connection is free to post it: a process killed mid-send
-leaves no batch claimed but never posted (which a retry would have to call unknown)."""
+"""A batch is claimed only when a connection can take it, at most one waiting behind each
+request in flight: a process killed mid-send leaves at most one batch per connection claimed
+but never posted (which a retry would have to call unknown), never the queue's worth."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def _claimed(ledger: Any, key: str) -> dict[int, BatchState]:
 
 
 @pytest.mark.parametrize("connections", [1, 2, 3])
-def test_batches_are_claimed_only_as_connections_post_them(store, connections: int) -> None:
+def test_batches_are_claimed_only_as_connections_can_take_them(store, connections: int) -> None:
     campaign = _campaign(connections)
     gateway = HeldGateway(store.ledger, campaign.key)
     outcome: list[Any] = []
@@ -69,22 +70,24 @@ def test_batches_are_claimed_only_as_connections_post_them(store, connections: i
         deadline = time.monotonic() + 5
         while gateway.posted < connections and time.monotonic() < deadline:
             time.sleep(0.01)
-        time.sleep(0.3)  # room for the send to claim ahead, if it did
-        # Were the process killed now, every claimed batch would be one that was posted.
+        time.sleep(0.3)  # room for the send to claim further ahead, if it did
+        # Were the process killed now, one batch per connection would be claimed but never
+        # posted: the one waiting behind each request in flight, and no more.
         claimed = _claimed(store.ledger, campaign.key)
         assert gateway.posted == connections
-        assert claimed == {n: BatchState.PENDING for n in range(connections)}
+        assert claimed == {n: BatchState.PENDING for n in range(2 * connections)}
     finally:
         gateway.release.set()
         sender.join(30)
     report = outcome[0]
     assert (report.batches_sent, report.submitted) == (10, 2000)
     assert set(_claimed(store.ledger, campaign.key).values()) == {BatchState.ACCEPTED}
-    # Never more batches claimed than answered plus one per connection.
-    assert all(claimed <= answered + connections for claimed, answered in gateway.at_post)
+    # Never more batches claimed than answered plus two per connection (one in flight, one
+    # waiting).
+    assert all(claimed <= answered + 2 * connections for claimed, answered in gateway.at_post)
 
 
-def test_a_free_lane_is_one_not_posting_nor_holding_a_body() -> None:
+def test_a_lane_takes_one_body_while_it_posts_and_no_more() -> None:
     class Gate:
         def __init__(self) -> None:
             self.go = threading.Event()
@@ -95,16 +98,15 @@ def test_a_free_lane_is_one_not_posting_nor_holding_a_body() -> None:
 
     gate = Gate()
     lanes: SendLanes[int] = SendLanes(gate, 2)  # type: ignore[arg-type]
-    lanes.wait_for_free_lane()  # both idle
-    lanes.submit(0, Endpoint.PERSONALIZED_SEND, b"0", 1)
-    lanes.wait_for_free_lane()  # one still idle
-    lanes.submit(1, Endpoint.PERSONALIZED_SEND, b"1", 1)
+    for n in range(4):  # two posting, one waiting behind each
+        lanes.wait_for_room()
+        lanes.submit(n, Endpoint.PERSONALIZED_SEND, str(n).encode(), 1)
     waited = threading.Event()
-    waiter = threading.Thread(target=lambda: (lanes.wait_for_free_lane(), waited.set()))
+    waiter = threading.Thread(target=lambda: (lanes.wait_for_room(), waited.set()))
     waiter.start()
-    assert not waited.wait(0.2)  # both busy: no claim now
+    assert not waited.wait(0.2)  # every lane posting with one waiting: no claim now
     gate.go.set()
     assert waited.wait(5)
     waiter.join()
-    assert sorted(o.tag for o in lanes.drain()) == [0, 1]
+    assert sorted(o.tag for o in lanes.drain()) == [0, 1, 2, 3]
     lanes.close()
