@@ -22,6 +22,7 @@ from defusedxml import DefusedXmlException
 
 from airflow_provider_hbsms.exceptions import MalformedXmlError, UnsafeXmlError
 from airflow_provider_hbsms.protocol.models import Reply, Report, parse_gateway_time
+from airflow_provider_hbsms.protocol.xmlfast import fast_reports
 from airflow_provider_hbsms.protocol.xmltext import decode_body
 
 if TYPE_CHECKING:
@@ -46,16 +47,21 @@ def _unwrap(text: str, root: str) -> str:
     return text
 
 
-def _tree(body: bytes | str, root: str) -> Element:
+def _inner(body: bytes | str, root: str) -> str:
+    """The body's text between its root tags, once it is known safe and XML-looking."""
     text = decode_body(body)
     if _UNSAFE.search(text):
         raise UnsafeXmlError("DTDs and entity declarations are refused")
     text = _DECLARATION.sub("", text, count=1).strip()
     if not text.startswith("<"):
         raise MalformedXmlError(f"not an XML body: {text[:40]!r}")
+    return _unwrap(text, root)
+
+
+def _tree(inner: str, root: str) -> Element:
     # Wrap the items in a root of our own: this accepts a complete document, one whose opening
     # root tag was lost, and bare items.
-    document = f"<{root}>{_unwrap(text, root)}</{root}>"
+    document = f"<{root}>{inner}</{root}>"
     try:
         if "<!" in document:
             # Comments or CDATA (DTDs were refused above): defusedxml's hardened parser.
@@ -110,11 +116,11 @@ class ReadBody(Generic[T]):
     """What a body holds: the items that could be read, and the fragments that could not.
 
     :param items: the items read, each with its element (for a fragment, should it be refused
-        later).
+        later; None when read without a tree: the fragment is then built from the item).
     :param refused: ``(fragment, reason)`` of each element that is not a readable item.
     """
 
-    items: list[tuple[T, Element]] = field(default_factory=list)
+    items: list[tuple[T, Element | None]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -128,7 +134,12 @@ def fragment_of(node: Element) -> str:
 def _read(
     body: bytes | str, root: str, item: str, build: Callable[[dict[str, str]], T]
 ) -> ReadBody[T]:
-    tree = _tree(body, root)
+    return _read_tree(_tree(_inner(body, root), root), root, item, build)
+
+
+def _read_tree(
+    tree: Element, root: str, item: str, build: Callable[[dict[str, str]], T]
+) -> ReadBody[T]:
     read: ReadBody[T] = ReadBody()
     if len(tree) and all(child.tag != item for child in tree):
         # Nothing of the expected shape at all: the body, not an item, is unreadable.
@@ -181,7 +192,11 @@ def read_reports(body: bytes | str) -> ReadBody[Report]:
     :raises UnsafeXmlError: DTD or entities present.
     :raises MalformedXmlError: the body as a whole is not XML of this shape.
     """
-    return _read(body, "reports", "report", _report)
+    inner = _inner(body, "reports")
+    fast = fast_reports(inner)
+    if fast is not None:  # the plain shape: the same reports, without building a tree
+        return ReadBody([(report, None) for report in fast])
+    return _read_tree(_tree(inner, "reports"), "reports", "report", _report)
 
 
 def read_replies(body: bytes | str) -> ReadBody[Reply]:
