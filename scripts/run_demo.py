@@ -118,8 +118,8 @@ def _summary(received: list, seconds: float) -> None:  # type: ignore[type-arg]
     store = open_store(url=f"sqlite:///{STORE_DB}")
     for campaign, batches in _campaigns(store).items():
         accepted = sum(b.accepted or 0 for b in batches.values())
-        states = sorted({b.state for b in batches.values()})
-        print(f"  campaign {campaign}: {len(batches)} batch(es) {states}, {accepted} accepted")
+        states = ", ".join(sorted({str(b.state) for b in batches.values()}))
+        print(f"  campaign {campaign}: {len(batches)} batch(es) ({states}), {accepted} accepted")
     summary = store.reports.summary()
     print(
         f"  delivery: {summary.delivered} delivered, {summary.failed} failed, "
