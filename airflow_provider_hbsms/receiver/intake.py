@@ -34,6 +34,9 @@ BUSY_TIMEOUT = 1.0
 _RETRY_PAUSE = 0.05
 DEFAULT_MAX_BODY = 1024 * 1024
 KINDS = ("reports", "replies")
+#: Writer threads for a database that runs concurrent writers (PostgreSQL): while one
+#: transaction waits for the server, the next group is prepared and sent on another connection.
+CONCURRENT_WRITERS = 2
 
 
 @dataclass
@@ -111,6 +114,15 @@ class PushIntake:
         take turns there anyway, and handing each group to a thread costs the interpreter
         lock's hand-overs, a large part of a push's CPU."""
         return self._at_once is not None
+
+    def writers(self) -> int:
+        """How many transactions may store pushes at once: one on SQLite (one writer at a
+        time anyway) and until the store is open (the first push opens it), more where the
+        database runs them side by side."""
+        opened = self._store
+        if opened is None or opened.engine.dialect.name == "sqlite":
+            return 1
+        return CONCURRENT_WRITERS
 
     def ingest_group_at_once(
         self, kind: str, bodies: Sequence[bytes]

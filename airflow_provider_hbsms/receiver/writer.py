@@ -8,9 +8,15 @@ On SQLite a group of report pushes is stored on the event loop itself, through a
 that never waits for a lock (writers take turns anyway, and a hand-over to a thread costs the
 interpreter lock's ping-pong, a large part of a push's CPU); the loop stops for one group's
 transaction, a few milliseconds. Whatever would make it wait (a lock held by another process,
-a reply's attribution, PostgreSQL's round trips) goes to one writer thread instead, which waits
+a reply's attribution, PostgreSQL's round trips) goes to a writer thread instead, which waits
 for the database only until each push's deadline; so ``/health`` and new connections are
 served whatever holds the database.
+
+A database that runs concurrent writers (PostgreSQL) gets two writer threads: while one
+transaction waits for the server (its statements, its commit's flush), the next group is
+prepared and sent on another connection. The store already takes concurrent writers (several
+receiver processes on one store): counters are moved under advisory locks, and a deadlock the
+server breaks is run again.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ if TYPE_CHECKING:
 
 #: Most bodies stored in one transaction (100 reports each: a group stays a few MB).
 MAX_GROUP = 32
-#: Seconds the writer thread waits for work before it ends (the next push starts it again).
+#: Seconds a writer thread waits for work before it ends (the next push starts it again).
 IDLE_SECONDS = 5.0
 
 
@@ -42,7 +48,7 @@ class _Push:
 
 
 class PushWriter:
-    """Stores pushes from one thread, in groups.
+    """Stores pushes from writer threads, in groups.
 
     :param intake: stores a group of bodies (``PushIntake.ingest_group``).
     :param max_group: most bodies in one transaction.
@@ -52,7 +58,8 @@ class PushWriter:
         self.intake = intake
         self.max_group = max_group
         self._queue: queue.SimpleQueue[_Push] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads = 0
+        self._idle = 0
         self._running = threading.Lock()
         self._at_once: deque[_Push] = deque()
         self._draining: asyncio.Task[None] | None = None
@@ -79,11 +86,11 @@ class PushWriter:
         for push in pushes:
             self._queue.put(push)
         with self._running:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="hbsms-push-writer", daemon=True
-                )
-                self._thread.start()
+            # Another writer only when none waits for work and the database takes it.
+            if self._idle == 0 and self._threads < self.intake.writers():
+                self._threads += 1
+                self._idle += 1
+                threading.Thread(target=self._run, name="hbsms-push-writer", daemon=True).start()
 
     async def _drain(self) -> None:
         """Store the report pushes queued on the loop, a group at a time, letting the loop
@@ -114,12 +121,15 @@ class PushWriter:
                 first = self._queue.get(timeout=IDLE_SECONDS)
             except queue.Empty:
                 with self._running:
-                    # A push queued after the timeout but before this lock finds the thread
-                    # still set and relies on it: look again under the lock.
+                    # A push queued after the timeout but before this lock finds this thread
+                    # counted as idle and relies on it: look again under the lock.
                     if self._queue.empty():
-                        self._thread = None
+                        self._threads -= 1
+                        self._idle -= 1
                         return
                 continue
+            with self._running:
+                self._idle -= 1
             group = [first]
             while len(group) < self.max_group:
                 try:
@@ -130,6 +140,8 @@ class PushWriter:
                 same = [push for push in group if push.kind == kind]
                 if same:
                     self._store_group(kind, same)
+            with self._running:
+                self._idle += 1
 
     def _store_group(self, kind: str, group: list[_Push]) -> None:
         now = time.monotonic()

@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from airflow_provider_hbsms.exceptions import XmlBodyError
 from airflow_provider_hbsms.protocol.xmlcodec import read_replies, read_reports
 from airflow_provider_hbsms.store.quarantine import (
@@ -20,11 +22,14 @@ from airflow_provider_hbsms.store.quarantine import (
     STORED,
     keep_dead_letter,
     keep_raw,
+    keep_raw_group,
     quarantine_items,
     run_storing,
     set_state,
 )
+from airflow_provider_hbsms.store.raw_bodies import unpack_body
 from airflow_provider_hbsms.store.replies import DEFAULT_OPT_OUT_KEYWORDS
+from airflow_provider_hbsms.store.schema import inbound
 from airflow_provider_hbsms.store.sent import expand, expand_pending
 
 if TYPE_CHECKING:
@@ -94,6 +99,14 @@ class Intake:
             self.engine,
             lambda conn, careful: keep_raw(conn, kind, source, route, body, RECEIVED, 0),
         )
+
+    def kept_body(self, inbound_id: int) -> bytes:
+        """A body kept as received (``hbsms_inbound``), byte for byte."""
+        with self.engine.connect() as connection:
+            stored, encoding = connection.execute(
+                select(inbound.c.body, inbound.c.body_encoding).where(inbound.c.id == inbound_id)
+            ).one()
+        return unpack_body(stored, encoding)
 
     def ingest(
         self,
@@ -184,9 +197,7 @@ class Intake:
                 if kind == "reports" and not careful:
                     return self._store_reports(connection, source, [r for _, r in readable], raw)
                 done = [
-                    self._store_read(
-                        connection, careful, kind, source, one, opt_out_keywords, raw
-                    )
+                    self._store_read(connection, careful, kind, source, one, opt_out_keywords, raw)
                     for _, one in readable
                 ]
                 added = sum(result.new for result in done)
@@ -207,15 +218,22 @@ class Intake:
         done: list[Ingested] = []
         rows: list[tuple[Any, ...]] = []
         refusals: list[list[tuple[str, str]]] = []
-        for one in bodies:
-            kept = None
-            if raw:
-                route, body = one.route, one.body
-                kept = keep_raw(connection, "reports", source, route, body, STORED, one.items)
+        kept: list[int | None] = [None] * len(bodies)
+        if raw:
+            kept = list(
+                keep_raw_group(
+                    connection,
+                    "reports",
+                    source,
+                    STORED,
+                    [(one.route, one.body, one.items) for one in bodies],
+                )
+            )
+        for one, inbound_id in zip(bodies, kept, strict=True):
             checked, _, refused = self.reports.checked(connection, one.read.items, source)
             rows += checked
             refusals.append(list(one.read.refused) + refused)
-            done.append(Ingested(kept, one.items))
+            done.append(Ingested(inbound_id, one.items))
         new = self.reports.insert_checked(connection, rows)
         for result, refused in zip(done, refusals, strict=True):
             result.quarantined = len(refused)

@@ -6,12 +6,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import delete, select, update
 
 from airflow_provider_hbsms.store.checks import is_bad_value
+from airflow_provider_hbsms.store.chunks import SQLITE_MAX_VARIABLES, in_chunks
 from airflow_provider_hbsms.store.db import in_transaction
+from airflow_provider_hbsms.store.raw_bodies import pack_body
 from airflow_provider_hbsms.store.schema import (
     dead_letter_digests,
     dead_letters,
@@ -76,24 +79,47 @@ def quarantine_items(
 def keep_raw(
     connection: Connection, kind: str, source: str, route: str, body: bytes, state: str, items: int
 ) -> int:
-    """Keep a body as received, in the connection's transaction; returns its id. Straight
-    to the driver: this runs for every push and pulled page."""
-    values = (kind, source, route, body, stored_time(connection, datetime.now(UTC)), state, items)
-    names = "kind, source, route, body, received_at, state, items"
+    """Keep a body as received, in the connection's transaction; returns its id."""
+    return keep_raw_group(connection, kind, source, state, [(route, body, items)])[0]
+
+
+def keep_raw_group(
+    connection: Connection,
+    kind: str,
+    source: str,
+    state: str,
+    bodies: Sequence[tuple[str, bytes, int]],
+) -> list[int]:
+    """Keep bodies as received (each ``(route, body, items)``, compressed by ``pack_body``) in
+    the connection's transaction, with one statement; returns their ids, in order. Straight
+    to the driver: this runs for every push and pulled page, and a statement per body costs a
+    round trip per body on PostgreSQL."""
+    if not bodies:
+        return []
+    now = stored_time(connection, datetime.now(UTC))
+    sqlite = connection.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    row = f"({', '.join([mark] * 8)})"
+    names = "kind, source, route, body, body_encoding, received_at, state, items"
+    ids: list[int] = []
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        if connection.dialect.name == "sqlite":
+        for part in in_chunks(bodies, SQLITE_MAX_VARIABLES // 8):
+            values = [
+                (kind, source, route, *pack_body(body), now, state, items)
+                for route, body, items in part
+            ]
             cursor.execute(
-                f"INSERT INTO hbsms_inbound ({names}) VALUES (?, ?, ?, ?, ?, ?, ?)", values
+                f"INSERT INTO {inbound.name} ({names}) VALUES {', '.join([row] * len(part))} "
+                "RETURNING id",
+                tuple(chain.from_iterable(values)),
             )
-            return int(cursor.lastrowid)
-        cursor.execute(
-            f"INSERT INTO hbsms_inbound ({names}) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            values,
-        )
-        return int(cursor.fetchone()[0])
+            # Ids grow in the order the rows are inserted, which is the order given; the
+            # order RETURNING lists them in is not promised.
+            ids += sorted(int(found[0]) for found in cursor.fetchall())
     finally:
         cursor.close()
+    return ids
 
 
 def set_state(connection: Connection, inbound_id: int, state: str, items: int) -> None:

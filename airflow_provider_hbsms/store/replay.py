@@ -104,8 +104,7 @@ def _unread_bodies(
             .order_by(inbound.c.id)
         ).all()
     for row in unread:
-        with store.engine.connect() as conn:
-            body = conn.execute(select(inbound.c.body).where(inbound.c.id == row.id)).scalar_one()
+        body = store.intake.kept_body(row.id)
         done = store.intake.ingest(
             row.kind, row.source, row.route, body, opt_out_keywords=keywords, inbound_id=row.id
         )

@@ -185,6 +185,8 @@ inbound = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("state", String(16), nullable=False),
     Column("items", Integer, nullable=False, default=0),
+    # NULL: ``body`` is the bytes as received; ``zlib``: compressed (``raw_bodies.py``).
+    Column("body_encoding", String(8), nullable=True),
 )
 
 #: Items of a readable body that could not be stored (out of range, too long, unreadable time,

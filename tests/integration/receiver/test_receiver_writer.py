@@ -9,19 +9,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
 from airflow_provider_hbsms.protocol import Report, build_reports_xml
-from airflow_provider_hbsms.receiver import writer
+from airflow_provider_hbsms.receiver import intake, writer
 from airflow_provider_hbsms.receiver.app import ReceiverSettings
 from airflow_provider_hbsms.store.reports import ReportStore
 from airflow_provider_hbsms.store.schema import dead_letters, inbound, quarantine, reports
 from tests.fixtures.receiver import TOKEN, ReceiverServer
 
 if TYPE_CHECKING:
-    import pytest
-
     from airflow_provider_hbsms.store import Store
 
 
@@ -57,6 +56,7 @@ class _HeldInserts:
 def test_pushes_queued_behind_a_commit_share_one_transaction(
     any_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(intake, "CONCURRENT_WRITERS", 1)  # PostgreSQL: one writer, as SQLite
     held = _HeldInserts(monkeypatch)
     bad_item = (
         b'<?xml version="1.0" encoding="UTF-8"?><reports><report><mobile>13800000999</mobile>'
@@ -83,6 +83,35 @@ def test_pushes_queued_behind_a_commit_share_one_transaction(
     assert _rows(any_store, dead_letters) == 1
     assert _rows(any_store, quarantine) == 1
     assert _rows(any_store, inbound) == 10  # every readable body kept raw (the other: above)
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_transaction_waiting_on_the_server_holds_no_other_push_back(
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers: while one transaction is held, pushes behind it are stored and answered
+    by the other; the held one is answered once it commits, and each report is stored once
+    (the gateway's re-pushes included)."""
+    bodies = [_body(100 + 10 * i) for i in range(6)]
+    with (
+        ReceiverServer(ReceiverSettings(token=TOKEN, store_factory=lambda: pg_store)) as url,
+        ThreadPoolExecutor(len(bodies) + 1) as pool,
+    ):
+        # The first push opens the store with one writer; the next one is held.
+        assert requests.post(f"{url}/reports", data=_body(900), timeout=15).text == "0"
+        held = _HeldInserts(monkeypatch)
+        first = pool.submit(requests.post, f"{url}/reports", data=_body(0), timeout=15)
+        assert held.entered.wait(10)
+        queued = [pool.submit(requests.post, f"{url}/reports", data=b, timeout=15) for b in bodies]
+        answers = [(r.status_code, r.text) for r in (f.result() for f in queued)]
+        assert not first.done()
+        held.release.set()
+        assert (first.result().status_code, first.result().text) == (200, "0")
+        again = [requests.post(f"{url}/reports", data=b, timeout=15) for b in bodies[:2]]
+    assert answers == [(200, "0")] * 6
+    assert [(r.status_code, r.text) for r in again] == [(200, "0")] * 2
+    assert _rows(pg_store, reports) == 80
+    assert _rows(pg_store, inbound) == 10
 
 
 def test_a_failed_group_answers_each_push_non_0_and_the_re_push_is_stored_once(

@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from psycopg2 import DataError
 from sqlalchemy import select
 
 from airflow_provider_hbsms.store import upsert
 from airflow_provider_hbsms.store.checks import is_bad_value
 from airflow_provider_hbsms.store.schema import reports
-from airflow_provider_hbsms.store.upsert import _copy_text, insert_ignore_values
+from airflow_provider_hbsms.store.upsert import _copy_text, copy_text, insert_ignore_values
 
 if TYPE_CHECKING:
     from airflow_provider_hbsms.store import Store
@@ -45,6 +47,33 @@ def test_copy_text_escapes_what_copy_reads_specially() -> None:
     assert _copy_text(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05+00:00"
     with pytest.raises(TypeError):
         _copy_text(b"bytes")
+
+
+VALUES = st.one_of(
+    st.none(),
+    st.text(alphabet=st.sampled_from(["a", "收", "\t", "\n", "\r", "\\", "N", "."]), max_size=6),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.datetimes(timezones=st.just(UTC)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=4).flatmap(
+        lambda width: st.lists(st.tuples(*[VALUES] * width), max_size=6)
+    )
+)
+def test_copy_text_of_rows_is_each_value_in_its_text_form(rows: list[tuple[object, ...]]) -> None:
+    """Rows turned into text column by column read as each value turned by itself: columns of
+    one type, of mixed types, with and without characters COPY escapes."""
+    assert copy_text(rows) == "".join("\t".join(map(_copy_text, row)) + "\n" for row in rows)
+
+
+def test_copy_text_refuses_a_value_without_a_text_form() -> None:
+    with pytest.raises(TypeError):
+        copy_text([("a", 1), ("b", b"bytes")])
 
 
 @pytest.mark.postgres
