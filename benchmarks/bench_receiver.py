@@ -4,6 +4,7 @@ SQLite and PostgreSQL, with each body kept raw (as it runs) against the same rec
 
     .venv/bin/python benchmarks/bench_receiver.py [--pushes 3000] [--clients 8] [--rounds 2]
         [--postgres-url postgresql+psycopg2://postgres@127.0.0.1:5432/test] [--no-postgres]
+        [--before GIT_REF]
 
 The receiver (``benchmarks/_receiver_serve.py``: the standalone app on uvicorn, as
 ``hbsms-receiver`` runs it) serves in a subprocess; client threads post distinct 100-report
@@ -12,6 +13,10 @@ be answered ``0`` (stored and committed). Each variant runs ``--rounds`` times, 
 fresh store each time; the best round counts (the machine is shared). Printed per store and
 variant: pushes/s, reports/s, latency p50/p99 and the receiver's CPU time per push (read from
 /proc, Linux only); then raw-first against without, and against 500 pushes/s.
+
+``--before GIT_REF`` also runs the receiver of another build (a temporary ``git worktree`` of
+that commit, imported ahead of this checkout), alternating with the others, and prints this
+build against it: what a change costs, measured in one run on the same machine.
 """
 
 from __future__ import annotations
@@ -84,14 +89,35 @@ class Run:
     cpu_ms: float
 
 
-def _serve(port: int, url: str, variant: str) -> subprocess.Popen[bytes]:
+def _serve(port: int, url: str, variant: str, tree: str | None) -> subprocess.Popen[bytes]:
     script = Path(__file__).with_name("_receiver_serve.py")
-    return subprocess.Popen([sys.executable, str(script), str(port), TOKEN, url, variant])
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [tree, env.get("PYTHONPATH")]))
+    command = [sys.executable, str(script), str(port), TOKEN, url, variant]
+    return subprocess.Popen(command, env=env)
 
 
-def _run(bodies: list[bytes], clients: int, url: str, variant: str) -> Run:
+@contextmanager
+def _worktree(ref: str | None) -> Iterator[str | None]:
+    """A temporary checkout of ``ref`` (None: nothing to check out)."""
+    if ref is None:
+        yield None
+        return
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="hbsms-before-") as tmp:
+        tree = str(Path(tmp) / "tree")
+        git = ["git", "-C", str(repo)]
+        subprocess.run([*git, "worktree", "add", "--detach", "-q", tree, ref], check=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", tree], check=False)
+
+
+def _run(bodies: list[bytes], clients: int, url: str, variant: str, tree: str | None) -> Run:
     port = _free_port()
-    receiver = _serve(port, url, variant)
+    receiver = _serve(port, url, variant, tree)
     try:
         _wait_up(port)
         latencies: list[float] = []
@@ -169,6 +195,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (300 pushes)")
+    parser.add_argument("--before", metavar="GIT_REF", help="also measure this build's receiver")
     args = parser.parse_args()
     if args.quick:
         args.pushes, args.rounds = 300, 1
@@ -184,15 +211,17 @@ def main() -> None:
         f"best of {args.rounds} round(s); {os.cpu_count()} CPUs"
     )
     ok = True
-    with tempfile.TemporaryDirectory() as tmp:
+    variants = ("no-raw", "raw", "before") if args.before else ("no-raw", "raw")
+    with tempfile.TemporaryDirectory() as tmp, _worktree(args.before) as tree:
         n = 0
         for kind in stores:
             best: dict[str, Run] = {}
             for _ in range(args.rounds):
-                for variant in ("no-raw", "raw"):
+                for variant in variants:
                     n += 1
                     with _fresh_store(kind, tmp, args.postgres_url, n) as url:
-                        run = _run(bodies, args.clients, url, variant)
+                        own = tree if variant == "before" else None
+                        run = _run(bodies, args.clients, url, variant, own)
                     if variant not in best or run.rate > best[variant].rate:
                         best[variant] = run
             before, after = best["no-raw"], best["raw"]
@@ -200,10 +229,14 @@ def main() -> None:
             print(f"{kind} store")
             print(_line("before (no raw bodies)", before))
             print(_line("after (raw-first)", after))
+            if args.before:
+                print(_line(f"build {args.before}", best["before"]))
             print(
                 f"  after/before {ratio:.2f}x (floor 0.90x); "
                 f"after = {after.rate / TARGET:.2f}x {TARGET} pushes/s"
             )
+            if args.before:
+                print(f"  after/build {args.before} {after.rate / best['before'].rate:.2f}x")
             ok = ok and ratio >= 0.9 and after.rate >= TARGET
     print("OK" if ok else "BELOW TARGET")
 

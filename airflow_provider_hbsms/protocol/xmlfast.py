@@ -39,16 +39,14 @@ def fast_reports(inner: str) -> list[Report] | None:
     the text is not of the plain shape or any report would be refused."""
     if "]]>" in inner or _BODY.fullmatch(inner) is None:  # "]]>" is not well-formed text
         return None
-    every = _in_order(inner)
-    if every is None:
-        every = []
-        for element in _REPORT.finditer(inner):
-            fields: dict[str, str] = {}
-            for name, text in _VALUE.findall(element.group(1)):
-                fields.setdefault(name, text)  # the first of a repeated field wins, as in the tree
-            every.append(fields)
+    ordered = _in_order(inner)
+    if ordered is not None:
+        return _reports_in_order(*ordered)
     reports: list[Report] = []
-    for fields in every:
+    for element in _REPORT.finditer(inner):
+        fields: dict[str, str] = {}
+        for name, text in _VALUE.findall(element.group(1)):
+            fields.setdefault(name, text)  # the first of a repeated field wins, as in the tree
         report = _report(fields)
         if report is None:
             return None
@@ -56,9 +54,10 @@ def fast_reports(inner: str) -> list[Report] | None:
     return reports
 
 
-def _in_order(inner: str) -> list[dict[str, str]] | None:
-    """The fields of every report when all of them list the same distinct fields in the same
-    order as the first one, else None (the caller reads report by report)."""
+def _in_order(inner: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]] | None:
+    """The order of the fields and each report's field texts in it, when every report lists
+    the same distinct fields in the same order as the first one; else None (the caller reads
+    report by report)."""
     first = _REPORT.search(inner)
     if first is None:
         return None
@@ -76,9 +75,53 @@ def _in_order(inner: str) -> list[dict[str, str]] | None:
     # means every report has this order.
     if len(found) != inner.count("<report>"):
         return None
-    if len(order) == 1:
-        return [{order[0]: text} for text in found]
-    return [dict(zip(order, texts, strict=True)) for texts in found]
+    return order, [(text,) for text in found] if len(order) == 1 else found
+
+
+def _reports_in_order(order: tuple[str, ...], found: list[tuple[str, ...]]) -> list[Report] | None:
+    """``_report`` over every report's texts in ``order``, by position: no dict per report,
+    and each distinct time read once (a page's reports share a few seconds)."""
+    at = {name: index for index, name in enumerate(order)}
+    if "mobile" not in at or "msg_id" not in at:
+        return None
+    mobile_at, msg_id_at = at["mobile"], at["msg_id"]
+    seq_at, err_at, desc_at = at.get("sub_seq"), at.get("err"), at.get("fail_desc")
+    time_at, corp_at = at.get("report_time"), at.get("corp_id")
+    times: dict[str, datetime | None] = {}
+    reports: list[Report] = []
+    for texts in found:
+        mobile, msg_id = texts[mobile_at].strip(), texts[msg_id_at].strip()
+        if not mobile or not msg_id:
+            return None
+        sub_seq = 0
+        if seq_at is not None:
+            seq_text = texts[seq_at].strip()
+            if seq_text and seq_text != "0":
+                try:
+                    sub_seq = int(seq_text)
+                except ValueError:
+                    return None
+        report_time: datetime | None = None
+        if time_at is not None:
+            when = texts[time_at].strip()
+            if when:
+                if when not in times:
+                    times[when] = parse_gateway_time(when)
+                report_time = times[when]
+                if report_time is None:
+                    return None
+        reports.append(
+            Report(
+                mobile,
+                msg_id,
+                sub_seq,
+                texts[err_at].strip() if err_at is not None else "",
+                texts[desc_at].strip() if desc_at is not None else "",
+                report_time,
+                texts[corp_at].strip() if corp_at is not None else "",
+            )
+        )
+    return reports
 
 
 def _report(fields: dict[str, str]) -> Report | None:
