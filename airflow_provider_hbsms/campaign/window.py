@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -9,9 +10,22 @@ from zoneinfo import ZoneInfo
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
+#: ``HH:MM`` or ``HH:MM:SS``, nothing else: ``time.fromisoformat`` also reads ``08-00`` as
+#: 08:00 at offset -00:00 and ``0800``, ``08`` or ``T08:00`` as 08:00, none of which a user means
+#: as a local time in the window's zone.
+_CLOCK = re.compile(r"\d\d:\d\d(?::\d\d)?")
+
+
 def _parse(value: str | time) -> time:
     if isinstance(value, time):
+        if value.tzinfo is not None:
+            raise ValueError(
+                f"send_window: {value!r} carries its own zone; give a plain time and the "
+                "window's zone as timezone="
+            )
         return value
+    if not isinstance(value, str) or not _CLOCK.fullmatch(value):
+        raise ValueError(f"send_window: {value!r} is not a time like '08:00'")
     try:
         return time.fromisoformat(value)
     except ValueError:
@@ -36,6 +50,10 @@ class SendWindow:
     def parse(
         cls, window: tuple[str | time, str | time], timezone: str = DEFAULT_TIMEZONE
     ) -> SendWindow:
+        if isinstance(window, str) or len(window) != 2:
+            raise ValueError(
+                f"send_window: {window!r} is not a (start, end) pair like ('08:00', '21:00')"
+            )
         start, end = (_parse(v) for v in window)
         if start == end:
             raise ValueError(

@@ -105,6 +105,13 @@ class CampaignSendOperator(GatewayAccess, BaseOperator):
         self.show_personal_data = show_personal_data
         if outside_window not in ("wait", "fail"):
             raise ValueError("outside_window must be 'wait' or 'fail'")
+        if send_window:
+            self._window()  # a bad window or zone fails when the DAG is parsed, not at send
+        elif timezone != DEFAULT_TIMEZONE or outside_window != "wait":
+            raise ValueError(
+                "timezone and outside_window only apply to a send_window, and none is given: "
+                "add send_window=('08:00', '21:00') or drop them"
+            )
         if on_empty not in ("fail", "allow"):
             raise ValueError("on_empty must be 'fail' or 'allow'")
 

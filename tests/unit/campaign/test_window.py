@@ -3,6 +3,7 @@ when a closed window opens next."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,10 +29,28 @@ def test_parse_takes_strings_or_times_and_defaults_to_china_time() -> None:
     assert DAY.timezone.key == "Asia/Shanghai"
 
 
-@pytest.mark.parametrize("value", ["8am", "25:00", "", "8:00", "noon", "08:60"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "8am", "25:00", "", "8:00", "noon", "08:60",
+        # time.fromisoformat reads these, none as a local time of the window's zone:
+        "08-00", "0800", "08", "T08:00", "08:00+08:00", "08:00Z", "08:00:00.5", " 08:00",
+    ],
+)  # fmt: skip
 def test_parse_refuses_what_is_not_a_time(value: str) -> None:
-    with pytest.raises(ValueError, match=f"send_window: '{value}' is not a time like '08:00'"):
+    with pytest.raises(ValueError, match=re.escape(f"send_window: '{value}' is not a time like")):
         SendWindow.parse((value, "21:00"))
+
+
+def test_parse_refuses_a_time_with_its_own_zone() -> None:
+    with pytest.raises(ValueError, match="carries its own zone; give a plain time"):
+        SendWindow.parse((time(8, tzinfo=UTC), "21:00"))
+
+
+@pytest.mark.parametrize("window", ["08:00-21:00", ("08:00",), ("08:00", "12:00", "21:00")])
+def test_parse_refuses_what_is_not_a_pair(window: object) -> None:
+    with pytest.raises(ValueError, match="is not a \\(start, end\\) pair"):
+        SendWindow.parse(window)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("window", [("08:00", "08:00"), ("00:00", "00:00"), (time(9), "09:00")])

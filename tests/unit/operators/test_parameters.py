@@ -290,3 +290,38 @@ def test_the_event_trigger_honours_min_replies(hbsms_gateway, hbsms_store) -> No
 def test_every_trigger_runs_the_one_loop(cls: type) -> None:
     assert "run" not in vars(cls)
     assert cls.run is ConditionPolling.run
+
+
+@pytest.mark.parametrize("cls", [HbSmsSendOperator, HbSmsPersonalizedSendOperator])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"send_window": ("08-00", "21:00")}, "send_window: '08-00' is not a time like"),
+        ({"send_window": "08:00-21:00"}, "is not a (start, end) pair"),
+        ({"send_window": ("08:00", "21:00"), "timezone": "Mars/Olympus"}, "Mars/Olympus"),
+        ({"timezone": "Europe/Berlin"}, "only apply to a send_window, and none is given"),
+        ({"outside_window": "fail"}, "only apply to a send_window, and none is given"),
+    ],
+    ids=["offset-like time", "not a pair", "unknown zone", "zone alone", "fail alone"],
+)
+def test_a_send_window_mistake_fails_when_the_dag_is_parsed(
+    cls: type[BaseOperator], options: dict[str, Any], message: str
+) -> None:
+    """Not at send time, and never as an option silently ignored."""
+    extra = {"template": "{name}"} if cls is HbSmsPersonalizedSendOperator else {"content": "hi"}
+    with pytest.raises(Exception, match=re.escape(message)):
+        cls(task_id="send", input=[], **extra, **options)
+
+
+@pytest.mark.parametrize("cls", [HbSmsSendOperator, HbSmsPersonalizedSendOperator])
+def test_a_window_with_its_zone_and_policy_is_taken(cls: type[BaseOperator]) -> None:
+    extra = {"template": "{name}"} if cls is HbSmsPersonalizedSendOperator else {"content": "hi"}
+    task = cls(
+        task_id="send",
+        input=[],
+        send_window=("22:00", "06:00"),
+        timezone="Europe/Berlin",
+        outside_window="fail",
+        **extra,
+    )
+    assert task._window().describe() == "22:00-06:00 Europe/Berlin"  # type: ignore[attr-defined]
