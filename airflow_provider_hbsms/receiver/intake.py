@@ -132,14 +132,7 @@ class PushIntake:
         if self._at_once is None:
             return None
         try:
-            results, new = self._at_once.intake.ingest_group(
-                kind,
-                "push",
-                f"push:{kind}",
-                bodies,
-                opt_out_keywords=self.opt_out_keywords,
-                raw=self.settings.keep_raw,
-            )
+            results, new = self._ingest(self._at_once, kind, bodies)
         except (OperationalError, sqlite3.OperationalError) as exc:
             if _locked(exc):
                 return None
@@ -174,14 +167,7 @@ class PushIntake:
         waiting = list(range(len(bodies)))
         while True:
             try:
-                results, new = target.intake.ingest_group(
-                    kind,
-                    "push",
-                    f"push:{kind}",
-                    [bodies[index] for index in waiting],
-                    opt_out_keywords=self.opt_out_keywords,
-                    raw=self.settings.keep_raw,
-                )
+                results, new = self._ingest(target, kind, [bodies[index] for index in waiting])
             except (OperationalError, sqlite3.OperationalError) as exc:
                 if not _locked(exc):
                     raise  # the store is down, not busy: answered 503 all the same
@@ -199,6 +185,19 @@ class PushIntake:
             log.debug("%d pushes to %s stored (%d new items)", len(waiting), kind, new)
             break
         return [outcomes[index] for index in range(len(bodies))]
+
+    def _ingest(
+        self, target: Store, kind: str, bodies: Sequence[bytes]
+    ) -> tuple[list[Ingested], int]:
+        """Pushed bodies into ``target``, in one transaction, as every push is stored."""
+        return target.intake.ingest_group(
+            kind,
+            "push",
+            f"push:{kind}",
+            bodies,
+            opt_out_keywords=self.opt_out_keywords,
+            raw=self.settings.keep_raw,
+        )
 
     def _outcome(self, kind: str, result: Ingested) -> Exception | None:
         if result.dead_letter is not None:
