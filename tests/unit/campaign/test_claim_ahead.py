@@ -36,10 +36,14 @@ class HeldGateway:
         self._lock = threading.Lock()
 
     def send_body(self, endpoint: Endpoint, body: bytes, submitted: int, corp_msg_id: str = ""):
+        # Claims counted before the answers are read: another lane answered in between can
+        # only raise the answers, never the claims counted (read the other way round, a
+        # claim that answer allowed was counted against the answers before it).
+        claimed = len(self.ledger.batches(self.key))
         with self._lock:
             self.posted += 1
             answered = self.answered
-        self.at_post.append((len(self.ledger.batches(self.key)), answered))
+        self.at_post.append((claimed, answered))
         self.release.wait(10)
         with self._lock:
             self.answered += 1
