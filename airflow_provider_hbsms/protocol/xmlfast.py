@@ -42,16 +42,13 @@ def fast_reports(inner: str) -> list[Report] | None:
     ordered = _in_order(inner)
     if ordered is not None:
         return _reports_in_order(*ordered)
-    reports: list[Report] = []
+    every: list[tuple[str, ...]] = []
     for element in _REPORT.finditer(inner):
         fields: dict[str, str] = {}
         for name, text in _VALUE.findall(element.group(1)):
             fields.setdefault(name, text)  # the first of a repeated field wins, as in the tree
-        report = _report(fields)
-        if report is None:
-            return None
-        reports.append(report)
-    return reports
+        every.append(tuple(fields.get(name, "") for name in _FIELDS))  # a missing one is empty
+    return _reports_in_order(_FIELDS, every)
 
 
 def _in_order(inner: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]] | None:
@@ -79,8 +76,10 @@ def _in_order(inner: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]] | Non
 
 
 def _reports_in_order(order: tuple[str, ...], found: list[tuple[str, ...]]) -> list[Report] | None:
-    """``_report`` over every report's texts in ``order``, by position: no dict per report,
-    and each distinct time read once (a page's reports share a few seconds)."""
+    """The reports from each one's field texts in ``order`` (by position: no dict per report,
+    and each distinct time read once, as a page's reports share a few seconds), or None when
+    any would be refused: no mobile or msg_id, a sub_seq that is not a number, a time that
+    cannot be read."""
     at = {name: index for index, name in enumerate(order)}
     if "mobile" not in at or "msg_id" not in at:
         return None
@@ -122,33 +121,3 @@ def _reports_in_order(order: tuple[str, ...], found: list[tuple[str, ...]]) -> l
             )
         )
     return reports
-
-
-def _report(fields: dict[str, str]) -> Report | None:
-    mobile, msg_id = fields.get("mobile", "").strip(), fields.get("msg_id", "").strip()
-    sub_seq = fields.get("sub_seq", "").strip()
-    when = fields.get("report_time", "").strip()
-    if not mobile or not msg_id or (sub_seq and not _is_int(sub_seq)):
-        return None
-    report_time: datetime | None = None
-    if when:
-        report_time = parse_gateway_time(when)
-        if report_time is None:
-            return None
-    return Report(
-        mobile=mobile,
-        msg_id=msg_id,
-        sub_seq=int(sub_seq) if sub_seq else 0,
-        err=fields.get("err", "").strip(),
-        fail_desc=fields.get("fail_desc", "").strip(),
-        report_time=report_time,
-        corp_id=fields.get("corp_id", "").strip(),
-    )
-
-
-def _is_int(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
