@@ -218,16 +218,10 @@ class Intake:
         done: list[Ingested] = []
         rows: list[tuple[Any, ...]] = []
         refusals: list[list[tuple[str, str]]] = []
-        kept: list[int | None] = [None] * len(bodies)
+        kept: Sequence[int | None] = [None] * len(bodies)
         if raw:
-            kept = list(
-                keep_raw_group(
-                    connection,
-                    "reports",
-                    source,
-                    STORED,
-                    [(one.route, one.body, one.items) for one in bodies],
-                )
+            kept = keep_raw_group(
+                connection, "reports", source, STORED, [(o.route, o.body, o.items) for o in bodies]
             )
         for one, inbound_id in zip(bodies, kept, strict=True):
             checked, _, refused = self.reports.checked(connection, one.read.items, source)

@@ -161,8 +161,7 @@ def copy_text(values: Sequence[tuple[Any, ...]]) -> str:
 def _column_text(column: tuple[Any, ...]) -> Sequence[str]:
     kinds = set(map(type, column))
     if kinds == {str}:
-        joined = "".join(column)
-        if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+        if _needs_escapes("".join(column)):
             return [value.translate(_COPY_ESCAPES) for value in column]
         return column
     if kinds <= {int, type(None)} or kinds <= {float, type(None)}:
@@ -170,6 +169,11 @@ def _column_text(column: tuple[Any, ...]) -> Sequence[str]:
     if kinds <= {datetime, type(None)}:
         return ["\\N" if value is None else value.isoformat() for value in column]
     return [_copy_text(value) for value in column]
+
+
+def _needs_escapes(text: str) -> bool:
+    """``text`` holds a character ``COPY`` reads specially (translating only then is faster)."""
+    return "\\" in text or "\t" in text or "\n" in text or "\r" in text
 
 
 def _copy_text(value: Any) -> str:
@@ -180,9 +184,7 @@ def _copy_text(value: Any) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, str):
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            return value.translate(_COPY_ESCAPES)
-        return value
+        return value.translate(_COPY_ESCAPES) if _needs_escapes(value) else value
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, int | float):
